@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let hot: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"]),
+]
+
+let package = Package(
+    name: "emu",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "emu", targets: ["Frontend"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Fixed-layout CPU state shared by the interpreter, the JIT and (later) KVM state transfer.
+        .target(name: "CPUState", path: "Sources/CPUState"),
+        .target(name: "CPU", dependencies: ["CPUState"], path: "Sources/CPU", swiftSettings: hot),
+        .target(name: "JIT", dependencies: ["CPU", "CPUState"], path: "Sources/JIT", swiftSettings: hot),
+        .target(name: "Devices", dependencies: ["CPU"], path: "Sources/Devices", swiftSettings: hot),
+        .target(name: "Machine", dependencies: ["CPU", "Devices", "JIT"], path: "Sources/Machine", swiftSettings: hot),
+        .executableTarget(
+            name: "Frontend",
+            dependencies: ["Machine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Frontend"),
+        .testTarget(name: "CPUTests", dependencies: ["CPU", "CPUState", "Machine"], path: "Tests/CPUTests"),
+        .testTarget(name: "ConformanceTests", dependencies: ["CPU", "CPUState"], path: "Tests/ConformanceTests"),
+        .testTarget(name: "ROMTests", dependencies: ["Machine", "CPU"], path: "Tests/ROMTests"),
+        .testTarget(name: "FrontendTests", dependencies: [], path: "Tests/FrontendTests"),
+    ]
+)

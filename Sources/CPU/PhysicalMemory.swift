@@ -1,0 +1,221 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A guest-visible device behind a port range or an MMIO window. It sees offsets into its own
+/// range. Implementations must treat every value as untrusted guest input.
+public protocol IODevice: AnyObject {
+    func ioRead(offset: UInt64, size: Int) -> UInt64
+    func ioWrite(offset: UInt64, size: Int, value: UInt64)
+}
+
+public enum BusError: Error, CustomStringConvertible {
+    case overlap(String, String)
+    case outOfRange(String)
+    public var description: String {
+        switch self {
+        case .overlap(let a, let b): return "bus: range of \(a) overlaps \(b)"
+        case .outOfRange(let a): return "bus: range of \(a) is outside the address space"
+        }
+    }
+}
+
+/// The guest physical address space: RAM as one anonymous mmap, ROM images, MMIO windows.
+/// RAM is visible at [0, lowRAMEnd) and, for large guests, from 4 GiB upward.
+public final class PhysicalMemory {
+    public let ram: UnsafeMutablePointer<UInt8>
+    public let ramSize: UInt64
+    public let lowRAMEnd: UInt64
+    /// Physical-address mask for the A20 gate (bit 20 cleared when the gate is closed).
+    public var a20Mask: UInt64 = ~0
+    /// Called after a physical range in RAM is written by something other than the CPU's
+    /// own stores (DMA); the JIT hooks this for code invalidation.
+    public var onExternalWrite: ((UInt64, UInt64) -> Void)?
+
+    struct Region {
+        var start: UInt64
+        var end: UInt64          // exclusive
+        var name: String
+        var rom: UnsafeMutablePointer<UInt8>?  // ROM contents (read-only to the guest)
+        var device: IODevice?
+    }
+    private(set) var regions: [Region] = []
+
+    /// Unknown physical accesses (no RAM, ROM or device): counted, reads give all-ones.
+    public private(set) var unassignedAccesses: UInt64 = 0
+
+    /// - Parameters:
+    ///   - ramSize: bytes of RAM.
+    ///   - holeStart: where low RAM ends if RAM is larger (the PCI hole); RAM above continues at 4 GiB.
+    public init(ramSize: UInt64, holeStart: UInt64 = 0xE000_0000) {
+        self.ramSize = ramSize
+        let p = mmap(nil, Int(ramSize), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let p, p != MAP_FAILED else { fatalError("cannot map \(ramSize) bytes of guest RAM") }
+        ram = p.assumingMemoryBound(to: UInt8.self)
+        lowRAMEnd = min(ramSize, holeStart)
+    }
+
+    deinit {
+        munmap(ram, Int(ramSize))
+        for r in regions { r.rom?.deallocate() }
+    }
+
+    /// Maps a ROM image (copied) at `start`. ROM overlays RAM; writes to it are ignored.
+    public func mapROM(at start: UInt64, data: [UInt8], name: String) throws {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: data.count)
+        p.initialize(from: data, count: data.count)
+        try addRegion(Region(start: start, end: start + UInt64(data.count), name: name, rom: p, device: nil))
+    }
+
+    /// Maps an MMIO device window.
+    public func mapMMIO(at start: UInt64, size: UInt64, name: String, device: IODevice) throws {
+        try addRegion(Region(start: start, end: start + size, name: name, rom: nil, device: device))
+    }
+
+    private func addRegion(_ r: Region) throws {
+        if r.end <= r.start || r.end > (1 << 52) { throw BusError.outOfRange(r.name) }
+        for o in regions where r.start < o.end && o.start < r.end {
+            throw BusError.overlap(r.name, o.name)
+        }
+        regions.append(r)
+        regions.sort { $0.start < $1.start }
+    }
+
+    @inline(__always) func region(at pa: UInt64) -> Region? {
+        for r in regions where pa >= r.start && pa < r.end { return r }
+        return nil
+    }
+
+    /// Host pointer for a physical byte when it is ordinary RAM (or ROM, for reads), else nil.
+    /// The pointer is valid to the end of the 4 KiB page containing `pa`.
+    public func hostPointer(_ pa: UInt64, write: Bool) -> UnsafeMutablePointer<UInt8>? {
+        if let r = region(at: pa) {
+            if let rom = r.rom, !write { return rom + Int(pa - r.start) }
+            return nil
+        }
+        return ramPointer(pa)
+    }
+
+    @inline(__always) public func ramPointer(_ pa: UInt64) -> UnsafeMutablePointer<UInt8>? {
+        if pa < lowRAMEnd { return ram + Int(pa) }
+        if pa >= 0x1_0000_0000 && ramSize > lowRAMEnd {
+            let off = pa - 0x1_0000_0000 + lowRAMEnd
+            if off < ramSize { return ram + Int(off) }
+        }
+        return nil
+    }
+
+    /// Slow-path physical read of 1, 2, 4 or 8 bytes (little-endian), for MMIO and unmapped.
+    public func read(_ pa: UInt64, size: Int) -> UInt64 {
+        if let r = region(at: pa) {
+            if let dev = r.device {
+                if pa + UInt64(size) <= r.end { return dev.ioRead(offset: pa - r.start, size: size) }
+            } else if let rom = r.rom, pa + UInt64(size) <= r.end {
+                var v: UInt64 = 0
+                for i in 0..<size { v |= UInt64(rom[Int(pa - r.start) + i]) << (8 * UInt64(i)) }
+                return v
+            }
+            // Straddles a region edge: assemble bytewise.
+            var v: UInt64 = 0
+            for i in 0..<size { v |= read(pa + UInt64(i), size: 1) << (8 * UInt64(i)) }
+            return v
+        }
+        if let p = ramPointer(pa) {
+            if pa + UInt64(size) <= lowRAMEnd || ramPointer(pa + UInt64(size) - 1) == p + (size - 1) {
+                var v: UInt64 = 0
+                memcpy(&v, p, size)
+                return v
+            }
+            var v: UInt64 = 0
+            for i in 0..<size { v |= read(pa + UInt64(i), size: 1) << (8 * UInt64(i)) }
+            return v
+        }
+        unassignedAccesses &+= 1
+        return size == 8 ? ~0 : (1 << (8 * UInt64(size))) - 1
+    }
+
+    public func write(_ pa: UInt64, size: Int, value: UInt64) {
+        if let r = region(at: pa) {
+            if let dev = r.device, pa + UInt64(size) <= r.end {
+                dev.ioWrite(offset: pa - r.start, size: size, value: value)
+            } else if r.rom != nil {
+                // ROM: writes ignored.
+            } else {
+                for i in 0..<size { write(pa + UInt64(i), size: 1, value: value >> (8 * UInt64(i))) }
+            }
+            return
+        }
+        if let p = ramPointer(pa) {
+            if ramPointer(pa + UInt64(size) - 1) == p + (size - 1) {
+                var v = value
+                memcpy(p, &v, size)
+            } else {
+                for i in 0..<size { write(pa + UInt64(i), size: 1, value: value >> (8 * UInt64(i))) }
+            }
+            return
+        }
+        unassignedAccesses &+= 1
+    }
+
+    /// Bulk copy into guest RAM for loaders and DMA. Returns false if the range is not all RAM.
+    @discardableResult
+    public func writeBytes(_ pa: UInt64, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count > 0 else { return true }
+        guard let p = ramPointer(pa), let q = ramPointer(pa + UInt64(bytes.count) - 1),
+              q - p == bytes.count - 1 else { return false }
+        memcpy(p, bytes.baseAddress!, bytes.count)
+        onExternalWrite?(pa, UInt64(bytes.count))
+        return true
+    }
+
+    /// Bulk copy out of guest RAM. Returns nil if the range is not all RAM.
+    public func readBytes(_ pa: UInt64, count: Int) -> [UInt8]? {
+        guard count > 0 else { return [] }
+        guard let p = ramPointer(pa), let q = ramPointer(pa + UInt64(count) - 1), q - p == count - 1 else { return nil }
+        return Array(UnsafeBufferPointer(start: p, count: count))
+    }
+}
+
+/// The 64 Ki I/O port space: a flat table from port to device slot; ranges may not overlap.
+public final class PortBus {
+    private var slot: UnsafeMutablePointer<UInt16>   // 0 = unassigned
+    private var devices: [(device: IODevice, base: UInt16, name: String)] = []
+    public private(set) var unassignedAccesses: UInt64 = 0
+    public var logUnassigned = false
+
+    public init() {
+        slot = .allocate(capacity: 65536)
+        slot.initialize(repeating: 0, count: 65536)
+    }
+    deinit { slot.deallocate() }
+
+    public func register(_ device: IODevice, base: UInt16, count: Int, name: String) throws {
+        guard count > 0, Int(base) + count <= 65536 else { throw BusError.outOfRange(name) }
+        for p in Int(base)..<(Int(base) + count) where slot[p] != 0 {
+            throw BusError.overlap(name, devices[Int(slot[p]) - 1].name)
+        }
+        devices.append((device, base, name))
+        for p in Int(base)..<(Int(base) + count) { slot[p] = UInt16(devices.count) }
+    }
+
+    @inline(__always)
+    public func read(_ port: UInt16, size: Int) -> UInt32 {
+        let s = Int(slot[Int(port)])
+        if s == 0 {
+            unassignedAccesses &+= 1
+            return size == 4 ? ~0 : (1 << (8 * UInt32(size))) - 1
+        }
+        let d = devices[s - 1]
+        return UInt32(truncatingIfNeeded: d.device.ioRead(offset: UInt64(port &- d.base), size: size))
+    }
+
+    @inline(__always)
+    public func write(_ port: UInt16, size: Int, value: UInt32) {
+        let s = Int(slot[Int(port)])
+        if s == 0 { unassignedAccesses &+= 1; return }
+        let d = devices[s - 1]
+        d.device.ioWrite(offset: UInt64(port &- d.base), size: size, value: UInt64(value))
+    }
+}

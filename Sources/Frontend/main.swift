@@ -1,0 +1,120 @@
+import ArgumentParser
+import CPU
+import Machine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Exit statuses of emu itself (the guest's exit port gives odd numbers: (v << 1) | 1).
+enum EmuStatus {
+    static let userError: Int32 = 2
+    static let tripleFault: Int32 = 4
+    static let hung: Int32 = 6
+    static let limit: Int32 = 8
+}
+
+struct Emu: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "emu",
+        abstract: "A full-system x86-64 emulator.",
+        subcommands: [RunROM.self, Decode.self])
+}
+
+struct RunROM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run-rom",
+        abstract: "Run a raw ROM image mapped at the reset vector (F000:FFF0). COM1 prints to stdout; a write of v to port 0xF4 exits with status (v<<1)|1.")
+
+    @Argument(help: "Raw ROM image (at most 1 MiB); its last 16 bytes hold the reset vector.")
+    var rom: String
+
+    @Option(help: "Guest RAM in MiB.")
+    var ram: Int = 32
+
+    @Option(help: "Stop after this many guest instructions (exit status 8).")
+    var maxInstructions: UInt64 = UInt64.max
+
+    @Flag(help: "Print instruction and exception counts to stderr at exit.")
+    var stats = false
+
+    @Flag(help: "Trace every instruction (CS:RIP and mnemonic) and exception to stderr.")
+    var trace = false
+
+    func run() throws {
+        let image: [UInt8]
+        let machine: ROMMachine
+        do {
+            image = try ROMMachine.loadROM(path: rom)
+            machine = try ROMMachine(rom: image, ramMiB: ram, output: { b in
+                var c = b
+                _ = write(1, &c, 1)
+            })
+        } catch let e as UserError {
+            eprint(e.description)
+            throw ExitCode(EmuStatus.userError)
+        }
+        if trace {
+            let cpu = machine.cpu
+            cpu.trace = { rip, d in
+                let name = d.infoIndex >= 0 ? cpu.table.names[Int(cpu.table.infos[Int(d.infoIndex)].nameIndex)] : "?"
+                eprint("\(String(cpu.sreg[1].selector, radix: 16)):\(String(rip, radix: 16)) \(name) len=\(d.len) eax=\(String(cpu.gpr[0], radix: 16)) esp=\(String(cpu.gpr[4], radix: 16))")
+            }
+            cpu.traceFault = { rip, f in eprint("exception \(f) at \(String(rip, radix: 16))") }
+        }
+        let result = machine.run(maxInstructions: maxInstructions)
+        if stats {
+            let s = machine.cpu.s.pointee
+            eprint("emu: \(s.icount) instructions, \(s.exceptions) exceptions, \(s.ud_count) unimplemented")
+            for (name, n) in machine.cpu.unimplemented.sorted(by: { $0.value > $1.value }) {
+                eprint("emu:   unimplemented \(name): \(n)")
+            }
+        }
+        switch result {
+        case .exitPort(let st): throw ExitCode(st)
+        case .shutdown:
+            eprint("emu: guest triple-faulted (shutdown) at \(hex(machine.cpu.rip))")
+            throw ExitCode(EmuStatus.tripleFault)
+        case .hung:
+            eprint("emu: guest halted with interrupts disabled at \(hex(machine.cpu.rip)); nothing can wake it")
+            throw ExitCode(EmuStatus.hung)
+        case .instructionLimit:
+            eprint("emu: instruction limit reached at \(hex(machine.cpu.rip))")
+            throw ExitCode(EmuStatus.limit)
+        }
+    }
+}
+
+struct Decode: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Decode hex instruction bytes (debugging aid).")
+    @Option(help: "16, 32 or 64.") var bits: Int = 64
+    @Argument(help: "Hex bytes, e.g. 48 01 d8") var bytes: [String]
+    func run() throws {
+        var b: [UInt8] = []
+        for t in bytes {
+            guard let v = UInt8(t, radix: 16) else {
+                eprint("emu: '\(t)' is not a hex byte; give bytes like 48 01 d8")
+                throw ExitCode(EmuStatus.userError)
+            }
+            b.append(v)
+        }
+        let mode: DecodeMode = bits == 64 ? .long64 : (bits == 32 ? .prot32 : .real16)
+        do {
+            let d = try OpcodeTable.shared.decode(bytes: b, mode: mode)
+            let name = d.infoIndex >= 0 ? OpcodeTable.shared.names[Int(OpcodeTable.shared.infos[Int(d.infoIndex)].nameIndex)] : "?"
+            print("\(name) len=\(d.len) opsize=\(d.opSize) addrsize=\(d.addrSize) mem=\(d.isMem) imm=\(hex(d.imm))")
+        } catch {
+            print("fault \(error)")
+        }
+    }
+}
+
+/// One line to stderr.
+func eprint(_ line: String) {
+    var t = line
+    if !t.hasSuffix("\n") { t += "\n" }
+    t.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+
+Emu.main()
