@@ -24,4 +24,10 @@ extension CPU {
     func interruptReturnProtected(size: UInt8) throws(Fault) {
         throw Fault.gp(0)
     }
+
+    /// LAR, LSL, VERR, VERW, ARPL, SLDT, STR, LLDT, LTR.
+    func execDescriptor(_ d: inout Instr, _ ea: UInt64) throws(Fault) {
+        countUnimplemented(d)
+        throw Fault.undefined
+    }
 }

@@ -6,6 +6,8 @@ import CPUState
 extension CPU {
     func execSystem(_ d: inout Instr, _ ea: UInt64) throws(Fault) {
         switch d.mn {
+        case .LAR, .LSL, .VERR, .VERW, .ARPL, .SLDT, .STR, .LLDT, .LTR:
+            try execDescriptor(&d, ea)
         case .HLT:
             s.pointee.halted = 1
         case .CLI, .STI:
