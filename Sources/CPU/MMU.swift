@@ -70,6 +70,12 @@ extension CPU {
     func segmentCheckSlow(seg: UInt8, attr: UInt32, limit: UInt64, off: UInt64, last: UInt64,
                           write: Bool) throws(Fault) {
         let fault = seg == 2 ? Fault.ss(0) : Fault.gp(0)
+        let m = s.pointee.mode
+        if m & UInt32(MODE_PE) == 0 || m & UInt32(MODE_VM86) != 0 {
+            // Real and virtual-8086 mode: access rights are not checked, only the limit.
+            if last > limit || last < off { throw fault }
+            return
+        }
         if attr & UInt32(ATTR_P) == 0 { throw fault }     // null or unusable segment
         let type = attr & 0xF
         if attr & UInt32(ATTR_S) == 0 { throw fault }

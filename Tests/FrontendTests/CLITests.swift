@@ -1,0 +1,116 @@
+import XCTest
+import Foundation
+
+/// Runs the built `emu` executable as a user would and checks bad input handling:
+/// one clear line on stderr, a non-zero exit, nothing else.
+final class CLITests: XCTestCase {
+    /// The `emu` binary next to the test bundle (same build directory).
+    func emuPath() throws -> String {
+        // The test runner executable lives in the build directory beside `emu`.
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: me).deletingLastPathComponent()
+        for _ in 0..<3 {
+            let p = dir.appendingPathComponent("emu").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+            dir = dir.deletingLastPathComponent()
+        }
+        XCTFail("emu executable not found near \(me); build the package first (swift build --build-tests)")
+        throw CancellationError()
+    }
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    func run(_ args: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try emuPath())
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                      stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func tempFile(_ bytes: [UInt8]) throws -> String {
+        let path = NSTemporaryDirectory() + "emu-cli-\(UUID().uuidString).bin"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func assertOneLineError(_ r: Result, mentions: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(r.status, 2, "exit status", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "expected one line on stderr, got: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(mentions), "stderr should name \(mentions): \(r.stderr)", file: file, line: line)
+    }
+
+    func testMissingROM() throws {
+        let r = try run(["run-rom", "/nonexistent/dir/rom.bin"])
+        assertOneLineError(r, mentions: "/nonexistent/dir/rom.bin")
+    }
+
+    func testEmptyROM() throws {
+        let p = try tempFile([])
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        assertOneLineError(try run(["run-rom", p]), mentions: p)
+    }
+
+    func testOversizedROM() throws {
+        let p = try tempFile([UInt8](repeating: 0x90, count: (1 << 20) + 1))
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        assertOneLineError(try run(["run-rom", p]), mentions: p)
+    }
+
+    func testROMIsNotModified() throws {
+        // A ROM whose reset vector jumps to a loop writing over itself: the file must stay as it was.
+        var rom = [UInt8](repeating: 0xF4, count: 65536)
+        // F000:FFF0: mov byte [cs:0xfff0], 0x90 ; out 0xf4, al (al=0) -> status 1
+        let code: [UInt8] = [0x2E, 0xC6, 0x06, 0xF0, 0xFF, 0x90, 0x30, 0xC0, 0xE6, 0xF4, 0xF4]
+        rom.replaceSubrange(0xFFF0..<(0xFFF0 + code.count), with: code)
+        let p = try tempFile(rom)
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        let r = try run(["run-rom", p])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: p)), Data(rom))
+    }
+
+    func testUnknownFlag() throws {
+        let r = try run(["run-rom", "--no-such-flag", "x.bin"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--no-such-flag"), r.stderr)
+    }
+
+    func testBadRAMSize() throws {
+        let p = try tempFile([UInt8](repeating: 0xF4, count: 65536))
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        assertOneLineError(try run(["run-rom", "--ram", "0", p]), mentions: "RAM")
+    }
+
+    func testHungGuestIsReported() throws {
+        // cli; hlt at the reset vector: nothing can wake the CPU.
+        var rom = [UInt8](repeating: 0xFF, count: 65536)
+        rom[0xFFF0] = 0xFA; rom[0xFFF1] = 0xF4
+        let p = try tempFile(rom)
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        let r = try run(["run-rom", p])
+        XCTAssertEqual(r.status, 6)
+        XCTAssertTrue(r.stderr.contains("halted"), r.stderr)
+    }
+
+    func testTripleFaultIsReported() throws {
+        // lidt with a zero limit, then int3: #GP on delivery -> #DF -> triple fault.
+        var rom = [UInt8](repeating: 0xFF, count: 65536)
+        // F000:FFF0: lidt [cs:0xfffa] ; int3 ; (descriptor at fffa: limit 0, base 0)
+        let code: [UInt8] = [0x2E, 0x0F, 0x01, 0x1E, 0xFA, 0xFF, 0xCC, 0xF4, 0xF4, 0xF4, 0, 0, 0, 0, 0, 0]
+        rom.replaceSubrange(0xFFF0..<0x10000, with: code)
+        let p = try tempFile(rom)
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        let r = try run(["run-rom", "--max-instructions", "1000000", p])
+        XCTAssertEqual(r.status, 4, r.stderr)
+        XCTAssertTrue(r.stderr.contains("triple"), r.stderr)
+    }
+}
