@@ -75,6 +75,8 @@ public final class CPU {
     var implicitSupervisor = false
     /// Backing for a zero-length fetch window.
     let fetchScratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 16)
+    /// Decoded-instruction cache (validated against the bytes, so always coherent).
+    let decodeCache = DecodeCache()
     /// Debug hooks: called before each instruction executes / when an exception is raised.
     public var trace: ((UInt64, Instr) -> Void)?
     public var traceFault: ((UInt64, Fault) -> Void)?
@@ -319,6 +321,22 @@ public final class CPU {
     /// Condition codes 0..15 (the low nibble of Jcc/SETcc/CMOVcc).
     @inline(__always)
     public func condition(_ cc: UInt8) -> Bool {
+        let op = s.pointee.cc_op
+        if op != 0 {
+            // Fast paths straight from the lazy state (no flag materialisation).
+            let mask: UInt64 = (op & 3) == 3 ? ~0 : (UInt64(1) << (UInt64(8) << UInt64(op & 3))) - 1
+            let kind = op >> 2
+            switch cc >> 1 {
+            case 2: // Z / NZ: every lazy kind defines ZF from the result.
+                return ((s.pointee.cc_dst & mask) == 0) != (cc & 1 != 0)
+            case 1 where kind == CCKind.sub.rawValue: // B / NB after SUB/CMP: unsigned a < b.
+                return ((s.pointee.cc_src2 & mask) < (s.pointee.cc_src & mask)) != (cc & 1 != 0)
+            case 4: // S / NS
+                let top = (UInt64(8) << UInt64(op & 3)) - 1
+                return ((s.pointee.cc_dst >> top) & 1 != 0) != (cc & 1 != 0)
+            default: break
+            }
+        }
         let f = flags()
         let r: Bool
         switch cc >> 1 {

@@ -58,7 +58,20 @@ extension CPU {
         let shadow = s.pointee.intr_shadow
         do {
             let w = try fetchWindow()
-            try table.decode(w, mode: decodeMode, into: &d, slow: { (i: Int) throws(Fault) -> UInt8 in try self.fetchSlow(i) })
+            // 16 bytes readable in the host page: the decode cache may be used.
+            let pageRoom = 4096 - Int(UInt(bitPattern: w.ptr) & 0xFFF)
+            let dm = decodeMode
+            let modeKey: UInt8 = (dm.code64 ? 2 : 0) | (dm.default32 ? 1 : 0)
+            if w.avail > 0 && pageRoom >= 16 {
+                if let e = decodeCache.lookup(w.ptr, mode: modeKey, avail: w.avail) {
+                    d = e.pointee.instr
+                } else {
+                    try table.decode(w, mode: dm, into: &d, slow: { (i: Int) throws(Fault) -> UInt8 in try self.fetchSlow(i) })
+                    decodeCache.insert(w.ptr, mode: modeKey, d)
+                }
+            } else {
+                try table.decode(w, mode: dm, into: &d, slow: { (i: Int) throws(Fault) -> UInt8 in try self.fetchSlow(i) })
+            }
             var next = start &+ UInt64(d.len)
             let m = s.pointee.mode
             if m & UInt32(MODE_CS64) == 0 {
