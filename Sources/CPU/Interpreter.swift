@@ -319,6 +319,8 @@ extension CPU {
             try execControl(&d, ea)
         case .MOVS, .CMPS, .STOS, .LODS, .SCAS, .INS, .OUTS, .IN, .OUT:
             try execString(&d, ea)
+        case .FWAIT:
+            try execFWAIT()
         case .UNIMPL, .FPU, .FXSAVE, .FXRSTOR, .LDMXCSR, .STMXCSR, .XSAVE, .XRSTOR, .XSAVEOPT, .UD0, .UD1, .UD2, .RSM, .GETSEC:
             if d.mn == .UNIMPL || d.mn == .FPU || d.mn == .RSM || d.mn == .GETSEC ||
                 (d.mn != .UD0 && d.mn != .UD1 && d.mn != .UD2) {
@@ -333,7 +335,13 @@ extension CPU {
 
     /// Instructions from later extensions (x87, SSE, AVX) land here; until implemented, #UD.
     func execExtension(_ d: inout Instr, _ ea: UInt64) throws(Fault) {
-        countUnimplemented(d)
-        throw Fault.undefined
+        switch d.mn {
+        case .FPU, .FXSAVE, .FXRSTOR:
+            try execFPU(&d, ea)                    // FPU.swift
+        default:
+            if try execVector(&d, ea) { return }   // Vector.swift: MMX/SSE..SSE4.2; false if not handled
+            countUnimplemented(d)
+            throw Fault.undefined
+        }
     }
 }
