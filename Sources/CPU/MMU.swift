@@ -58,8 +58,8 @@ extension CPU {
         let attr = UInt32(sc.pointee.attr)
         let limit = UInt64(sc.pointee.limit)
         let last = off &+ UInt64(size) &- 1
-        // Fast path: present, writable data segment, expand-up.
-        if attr & 0x9E == 0x92 || (!write && attr & 0x9A == 0x92) {
+        // Fast path: present expand-up data segment (writable, for writes).
+        if attr & 0x9E == 0x92 || (!write && attr & 0x9C == 0x90) {
             if last > limit || last < off { throw seg == 2 ? Fault.ss(0) : Fault.gp(0) }
         } else {
             try segmentCheckSlow(seg: seg, attr: attr, limit: limit, off: off, last: last, write: write)
@@ -114,8 +114,19 @@ extension CPU {
         var rw = true, us = true, nx = false
         var pageSize: UInt64 = 4096
         var frame: UInt64 = 0
-        var entries: [(UInt64, UInt64)] = []   // (address, value) of each entry used, for A/D
-        entries.reserveCapacity(4)
+        // Address and value of each paging entry used (at most 4), for the A/D update.
+        var entryAddr: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var entryVal: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var entryCount = 0
+        func record(_ a: UInt64, _ v: UInt64) {
+            switch entryCount {
+            case 0: entryAddr.0 = a; entryVal.0 = v
+            case 1: entryAddr.1 = a; entryVal.1 = v
+            case 2: entryAddr.2 = a; entryVal.2 = v
+            default: entryAddr.3 = a; entryVal.3 = v
+            }
+            entryCount += 1
+        }
 
         func pf(_ present: Bool, rsvd: Bool = false) -> Fault {
             var code: UInt32 = present ? 1 : 0
@@ -133,7 +144,7 @@ extension CPU {
             let pde = mem.read(pdeAddr & a20, size: 4)
             if pde & 1 == 0 { throw pf(false) }
             rw = pde & 2 != 0; us = pde & 4 != 0
-            entries.append((pdeAddr, pde))
+            record(pdeAddr, pde)
             if pde & 0x80 != 0 && cr4 & 0x10 != 0 {
                 // 4 MiB page (PSE-36: bits 13..20 give physical bits 32..39).
                 if pde & (1 << 21) != 0 { throw pf(true, rsvd: true) }
@@ -144,7 +155,7 @@ extension CPU {
                 let pte = mem.read(pteAddr & a20, size: 4)
                 if pte & 1 == 0 { throw pf(false) }
                 rw = rw && pte & 2 != 0; us = us && pte & 4 != 0
-                entries.append((pteAddr, pte))
+                record(pteAddr, pte)
                 frame = pte & 0xFFFF_F000
             }
         } else {
@@ -171,7 +182,7 @@ extension CPU {
                 if e & rsvdHigh != 0 { throw pf(true, rsvd: true) }
                 rw = rw && e & 2 != 0; us = us && e & 4 != 0
                 if nxe && e & (1 << 63) != 0 { nx = true }
-                entries.append((eAddr, e))
+                record(eAddr, e)
                 if level == 1 {
                     frame = e & physAddrMask
                     break
@@ -208,9 +219,16 @@ extension CPU {
         if exec && nx { throw pf(true) }
 
         // Accessed / dirty.
-        for (i, (addr, v)) in entries.enumerated() {
+        for i in 0..<entryCount {
+            let addr: UInt64, v: UInt64
+            switch i {
+            case 0: addr = entryAddr.0; v = entryVal.0
+            case 1: addr = entryAddr.1; v = entryVal.1
+            case 2: addr = entryAddr.2; v = entryVal.2
+            default: addr = entryAddr.3; v = entryVal.3
+            }
             var nv = v | 0x20
-            if i == entries.count - 1 && write { nv |= 0x40 }
+            if i == entryCount - 1 && write { nv |= 0x40 }
             if nv != v {
                 let is32 = cr4 & 0x20 == 0
                 mem.write(addr & a20, size: is32 ? 4 : 8, value: nv)
@@ -218,9 +236,9 @@ extension CPU {
         }
         let pa = (frame | (lin & (pageSize - 1))) & a20
         if fill {
-            // A read through a clean page must not let a later write skip setting D.
+            // Supervisor entries for user pages under SMAP depend on RFLAGS.AC: never cached.
             let smapUser = !user && us && cr4 & (1 << 21) != 0
-            if !smapUser && (!write || true) {
+            if !smapUser {
                 if pageSize > 4096 { largePagesCached = true }
                 fillTLB(lin, pa & ~0xFFF, kind, user)
             }
