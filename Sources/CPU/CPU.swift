@@ -352,6 +352,20 @@ public final class CPU {
         return cc & 1 != 0 ? !r : r
     }
 
+    // MARK: the machine's entry points for interrupts
+
+    /// Signals that an interrupt controller has a maskable request. The CPU calls
+    /// `acknowledgeInterrupt` (INTA) when RFLAGS.IF allows and no interrupt shadow is active.
+    public func setInterruptRequest(_ pending: Bool) {
+        interruptPending = pending
+    }
+
+    /// Latches a non-maskable interrupt; delivered at the next instruction boundary unless an
+    /// NMI handler is still running (blocked until IRET).
+    public func requestNMI() {
+        s.pointee.nmi_pending = 1
+    }
+
     /// Records an unimplemented instruction (raised as #UD) by name.
     func countUnimplemented(_ d: Instr) {
         s.pointee.ud_count &+= 1
