@@ -338,7 +338,7 @@ extension CPU {
         gpr[11] = f & ~FlagBit.RF
         let sel = UInt16(truncatingIfNeeded: s.pointee.star >> 32)
         loadFlat(1, selector: sel & 0xFFFC, attr: CPU.flatCode(dpl: 0, long: true))
-        loadFlat(2, selector: (sel &+ 8) & 0xFFFC, attr: CPU.flatData(dpl: 0))
+        loadFlat(2, selector: sel &+ 8, attr: CPU.flatData(dpl: 0))   // SDM: not masked
         s.pointee.cpl = 0
         s.pointee.rflags = (f & ~(s.pointee.sfmask | FlagBit.RF)) | 2
         s.pointee.cc_op = 0
