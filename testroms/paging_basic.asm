@@ -208,12 +208,13 @@ pm32:
     mov dword [PDPAE + 1 * 8], 0x200000 | 0x83    ; identity 2..4 MiB
     mov dword [PDPAE + 3 * 8], 0x600000 | 0x83    ; identity 6..8 MiB
     mov dword [PDPAE + 4 * 8], 0x600000 | 0x83    ; 0x800000 -> 0x600000 (2 MiB page)
-    mov dword [PDPAE + 5 * 8], PTPAE_5 | 3        ; 0xA00000
+    mov dword [PDPAE + 5 * 8], PTPAE_5 | 7        ; 0xA00000 (U here; PTEs decide)
     mov dword [PTPAE_5 + 0 * 8], 0x300000 | 3
     mov dword [PTPAE_5 + 0 * 8 + 4], 0x80000000   ; NX
     mov dword [PTPAE_5 + 1 * 8], 0x301000 | 3
     mov dword [PTPAE_5 + 1 * 8 + 4], 0x00002000   ; bit 45: reserved (MAXPHYADDR 40)
     mov dword [PTPAE_5 + 2 * 8], 0x302000 | 3     ; executable page
+    mov dword [PTPAE_5 + 4 * 8], 0x304000 | 7     ; user page (SMEP/SMAP)
     mov ecx, 0xC0000080                    ; EFER.NXE
     rdmsr
     or eax, 0x800
@@ -263,6 +264,31 @@ pm32:
     TRY {mov dword [0xA03000], 1}
     cmp dword [pf_code], 2
     CHECK e, "#PF code 2 for a PAE not-present write"
+
+    ; SMAP / SMEP: supervisor access to a user page
+    mov byte [0x304000], 0xC3              ; ret
+    mov eax, cr4
+    or eax, (1 << 20) | (1 << 21)
+    mov cr4, eax
+    TRY {mov eax, [0xA04000]}
+    cmp dword [pf_code], 1
+    CHECK e, "SMAP: supervisor read of a user page raises #PF code 1"
+    stac
+    TRY {mov eax, [0xA04000]}
+    clac
+    cmp dword [pf_count], 0
+    CHECK e, "SMAP: allowed with EFLAGS.AC set (STAC)"
+    mov ebp, esp
+    TRY {call 0xA04000}
+    mov esp, ebp
+    cmp dword [pf_code], 0x11
+    CHECK e, "SMEP: supervisor fetch from a user page raises #PF code 0x11"
+    mov eax, cr4
+    and eax, ~((1 << 20) | (1 << 21))
+    mov cr4, eax
+    TRY {call 0xA04000}
+    cmp dword [pf_count], 0
+    CHECK e, "without SMEP the user page is executable by the supervisor"
 
     jmp finish
 
