@@ -135,6 +135,45 @@ public struct CPUIDModel: Sendable {
         if on { words[f.word.rawValue] |= 1 << UInt32(f.bit) } else { words[f.word.rawValue] &= ~(1 << UInt32(f.bit)) }
     }
 
+    /// The CPUID feature behind each opcode-table `feat:` name (`featureNames`), nil for base ISA.
+    public static func feature(forTableName name: String) -> CPUFeature? {
+        switch name {
+        case "mmx": return .mmx
+        case "sse": return .sse
+        case "sse2": return .sse2
+        case "sse3": return .sse3
+        case "ssse3": return .ssse3
+        case "sse4.1": return .sse41
+        case "sse4.2": return .sse42
+        case "popcnt": return .popcnt
+        case "lzcnt": return .abm
+        case "bmi1": return .bmi1
+        case "movbe": return .movbe
+        case "adx": return .adx
+        case "aes": return .aes
+        case "pclmulqdq": return .pclmulqdq
+        case "sha": return .sha
+        case "xsave": return .xsave
+        case "fxsr": return .fxsr
+        case "fsgsbase": return .fsgsbase
+        case "rdrand": return .rdrand
+        case "rdseed": return .rdseed
+        case "rdpid": return .rdpid
+        default: return nil
+        }
+    }
+
+    /// Bit i set when opcode-table feature index i (`OpInfo.feature`) is advertised (bit 0, base
+    /// ISA, always). An executor can reject unadvertised instructions with
+    /// `tableFeatureMask & (1 << info.feature) == 0 -> #UD`.
+    public var tableFeatureMask: UInt64 {
+        var m: UInt64 = 1
+        for (i, name) in featureNames.enumerated() where i > 0 && i < 64 {
+            if let f = CPUIDModel.feature(forTableName: name), has(f) { m |= 1 << UInt64(i) }
+        }
+        return m
+    }
+
     /// CR4 bits the guest may set, derived from the advertised features.
     public var cr4Supported: UInt64 {
         var m: UInt64 = 1 << 2 | 1 << 8          // TSD, PCE (architectural since P6)

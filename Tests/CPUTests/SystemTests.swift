@@ -58,7 +58,9 @@ final class SystemTests: XCTestCase {
         cpu.flushTLB()
     }
 
-    /// Places `bytes` at 0x1000 and executes `count` instructions from there.
+    /// Places `bytes` at 0x1000 and executes `count` instructions from there; returns the first
+    /// fault. Whatever exception delivery did is undone (the state is restored to just before
+    /// the faulting instruction, keeping DR6/DR7/CR2 which the fault itself may set).
     @discardableResult
     func run(_ bytes: [UInt8], count: Int = 1) -> Fault? {
         for (i, b) in bytes.enumerated() { mem.write(0x1000 + UInt64(i), size: 1, value: UInt64(b)) }
@@ -66,10 +68,21 @@ final class SystemTests: XCTestCase {
         faults = []
         var d = Instr()
         for _ in 0..<count {
-            cpu.step(&d)
+            step(&d)
             if !faults.isEmpty { return faults[0] }
         }
         return nil
+    }
+
+    func step(_ d: inout Instr) {
+        let before = cpu.s.pointee
+        cpu.step(&d)
+        if !faults.isEmpty {
+            let dr6 = cpu.s.pointee.dr.6, dr7 = cpu.s.pointee.dr.7, cr2 = cpu.s.pointee.cr2
+            cpu.s.pointee = before
+            cpu.s.pointee.dr.6 = dr6; cpu.s.pointee.dr.7 = dr7; cpu.s.pointee.cr2 = cr2
+            cpu.flushTLB()
+        }
     }
 
     func assertFault(_ f: Fault?, _ vector: UInt8, code: UInt32? = 0, file: StaticString = #filePath, line: UInt = #line) {
@@ -147,6 +160,16 @@ final class SystemTests: XCTestCase {
         cpu.gpr[0] = 0xFFFF_FFFF_0000_0000; cpu.gpr[3] = ~0
         run([0x0F, 0xA2])
         XCTAssertEqual(cpu.gpr[3] >> 32, 0)
+    }
+
+    func testTableFeatureMaskFollowsCPUID() {
+        let m = cpu.cpuid.tableFeatureMask
+        func bit(_ n: String) -> Bool { m & (1 << UInt64(featureNames.firstIndex(of: n)!)) != 0 }
+        XCTAssertTrue(bit("popcnt")); XCTAssertTrue(bit("lzcnt")); XCTAssertTrue(bit("movbe"))
+        XCTAssertTrue(bit("fsgsbase")); XCTAssertTrue(bit("rdrand")); XCTAssertTrue(bit("rdpid"))
+        XCTAssertFalse(bit("sse")); XCTAssertFalse(bit("sse2")); XCTAssertFalse(bit("fxsr"))
+        XCTAssertFalse(bit("bmi1")); XCTAssertFalse(bit("xsave"))
+        XCTAssertEqual(m & 1, 1)
     }
 
     // MARK: control registers
@@ -500,7 +523,7 @@ final class SystemTests: XCTestCase {
         // Now SYSRET to 64-bit user code.
         cpu.gpr[11] = 0x246 | FlagBit.RF | FlagBit.VM
         var d = Instr()
-        cpu.step(&d)
+        step(&d)
         XCTAssertTrue(faults.isEmpty)
         XCTAssertEqual(cpu.rip, 0x1002)
         XCTAssertEqual(cpu.cpl, 3)
@@ -550,7 +573,7 @@ final class SystemTests: XCTestCase {
         XCTAssertEqual(cpu.flags() & 0x200, 0, "IF cleared")
         cpu.gpr[1] = 0x7000; cpu.gpr[2] = 0x1234
         var d = Instr()
-        cpu.step(&d)
+        step(&d)
         XCTAssertTrue(faults.isEmpty)
         XCTAssertEqual(cpu.rip, 0x1234)
         XCTAssertEqual(cpu.gpr[4], 0x7000)
@@ -578,7 +601,7 @@ final class SystemTests: XCTestCase {
         XCTAssertEqual(cpu.gpr[4], 0xFFFF_8000_0000_9000)
         cpu.gpr[1] = 0x7000; cpu.gpr[2] = 0x1_0000_1234
         var d = Instr()
-        cpu.step(&d)
+        step(&d)
         XCTAssertTrue(faults.isEmpty)
         XCTAssertEqual(cpu.rip, 0x1_0000_1234)
         XCTAssertEqual(cpu.sreg[1].selector, 0x33)
