@@ -366,6 +366,10 @@ compat_ud:
 
 bits 32
 user32:
+    ; DS/ES were nulled by the IRETQ back to ring 3 (DPL 0 data); compatibility mode needs them.
+    mov ax, UDATA | 3
+    mov ds, ax
+    mov es, ax
     mov eax, cs
     mov [c_cs], eax
     mov eax, ss
