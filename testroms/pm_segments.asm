@@ -1,0 +1,569 @@
+; pm_segments.asm - protected-mode segment loads and checks: GDT limit, type and privilege
+; checks with exact #GP/#NP/#SS error codes, null selectors, expand-up/expand-down limits,
+; read-only data, SS-relative #SS(0), LSS/POP DS atomicity, LAR/LSL/VERR/VERW. Prints PASS/FAIL
+; lines on COM1; exits through port 0xF4 with 0 on success.
+bits 16
+org 0xF0000
+
+; ---- memory map (RAM) ------------------------------------------------------------------------
+GDT_RAM    equ 0x0800          ; the GDT is copied here (accessed/busy bits are written)
+IDT        equ 0x1000          ; 256 x 8-byte gates
+VARS       equ 0x2000
+exc_vec    equ VARS + 0        ; vector of the last exception taken (0xFF: none)
+exc_code   equ VARS + 4        ; its error code (NOCODE: none pushed)
+exc_count  equ VARS + 8
+recover    equ VARS + 12       ; where the handler resumes (0: unexpected -> FAIL and exit)
+fails      equ VARS + 16
+exc_eip    equ VARS + 20       ; EIP and CS of the frame
+exc_cs     equ VARS + 24
+exc_esp    equ VARS + 28       ; ESP inside the handler (after the frame)
+scratch    equ VARS + 0x40
+KSTACK     equ 0x7000
+NOCODE     equ 0xEEEEEEEE
+
+; ---- PASS/FAIL helpers -----------------------------------------------------------------------
+%macro PRINT 1
+    jmp %%after
+%%msg: db %1, 13, 10, 0
+%%after:
+    push esi
+    mov esi, %%msg
+    call puts
+    pop esi
+%endmacro
+
+; CHECK cc, "name": PASS when condition cc holds (flags from the preceding compare).
+%macro CHECK 2
+    j%1 %%pass
+    push esi
+    mov esi, %%fmsg
+    call puts
+    pop esi
+    inc dword [fails]
+    jmp %%done
+%%fmsg: db "FAIL ", %2, 13, 10, 0
+%%pmsg: db "PASS ", %2, 13, 10, 0
+%%pass:
+    push esi
+    mov esi, %%pmsg
+    call puts
+    pop esi
+%%done:
+%endmacro
+
+; TRY ... ENDTRY: runs the instructions between; an exception resumes after them with
+; exc_vec/exc_code set (exc_vec = 0xFF when none was taken).
+%macro TRY 0
+    %push try
+    mov dword [exc_vec], 0xFF
+    mov dword [exc_code], NOCODE
+    mov dword [recover], %$rec
+%endmacro
+%macro ENDTRY 0
+%$rec:
+    mov dword [recover], 0
+    %pop
+%endmacro
+
+; EXPECT vector, code, "name": the last TRY raised exactly this exception and error code.
+%macro EXPECT 3
+    cmp dword [exc_vec], %1
+    jne %%bad
+    cmp dword [exc_code], %2
+    je %%good
+%%bad:
+    push esi
+    mov esi, %%fmsg
+    call puts
+    pop esi
+    inc dword [fails]
+    push eax
+    mov eax, [exc_vec]
+    call print_hex
+    mov eax, [exc_code]
+    call print_hex
+    pop eax
+    PRINT "<- vector, code taken"
+    jmp %%done
+%%fmsg: db "FAIL ", %3, 13, 10, 0
+%%pmsg: db "PASS ", %3, 13, 10, 0
+%%good:
+    push esi
+    mov esi, %%pmsg
+    call puts
+    pop esi
+%%done:
+%endmacro
+
+; NOFAULT "name": the last TRY raised nothing.
+%macro NOFAULT 1
+    cmp dword [exc_vec], 0xFF
+    CHECK e, %1
+%endmacro
+
+start:
+    cli
+    xor ax, ax
+    mov ss, ax
+    mov sp, KSTACK
+    o32 lgdt [cs:gdt_rom_desc - $$]
+    mov eax, cr0
+    or al, 1
+    mov cr0, eax
+    jmp dword 0x08:pm32
+
+bits 32
+pm32:
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov fs, ax
+    mov gs, ax
+    mov ss, ax
+    mov esp, KSTACK
+    cld
+    mov esi, gdt
+    mov edi, GDT_RAM
+    mov ecx, (gdt_end - gdt) / 4
+    rep movsd
+    lgdt [gdt_ram_desc]
+    mov edi, VARS
+    mov ecx, 0x100
+    xor eax, eax
+    rep stosd
+    mov dword [exc_vec], 0xFF
+    call setup_idt
+    lidt [idt_desc]
+    jmp main
+; ---- tests -----------------------------------------------------------------------------------
+main:
+    ; Selector outside the GDT limit.
+    TRY
+    mov ax, 0x68
+    mov es, ax
+    ENDTRY
+    EXPECT 13, 0x68, "MOV ES beyond the GDT limit: #GP(selector)"
+    TRY
+    mov ax, 0x6B
+    mov fs, ax
+    ENDTRY
+    EXPECT 13, 0x68, "... error code has the RPL bits cleared"
+    TRY
+    mov ax, 0x6C
+    mov gs, ax
+    ENDTRY
+    EXPECT 13, 0x6C, "LDT selector with an empty LDT: #GP(selector)"
+    ; Type checks for DS..GS.
+    TRY
+    mov ax, 0x30
+    mov es, ax
+    ENDTRY
+    EXPECT 13, 0x30, "execute-only code into ES: #GP(selector)"
+    TRY
+    mov ax, 0x38
+    mov es, ax
+    ENDTRY
+    NOFAULT "readable code into ES is allowed"
+    TRY
+    mov ax, 0x58
+    mov ds, ax
+    ENDTRY
+    EXPECT 13, 0x58, "LDT descriptor into DS: #GP(selector)"
+    TRY
+    mov ax, 0x40
+    mov es, ax
+    ENDTRY
+    EXPECT 11, 0x40, "not-present data segment: #NP(selector)"
+    ; Accessed bit.
+    mov byte [GDT_RAM + 0x18 + 5], 0x92
+    TRY
+    mov ax, 0x18
+    mov es, ax
+    ENDTRY
+    cmp byte [GDT_RAM + 0x18 + 5], 0x93
+    CHECK e, "a segment load sets the accessed bit"
+    ; SS checks.
+    TRY
+    mov ax, 0x28
+    mov ss, ax
+    ENDTRY
+    EXPECT 13, 0x28, "read-only data into SS: #GP(selector)"
+    TRY
+    xor eax, eax
+    mov ss, ax
+    ENDTRY
+    EXPECT 13, 0, "null selector into SS: #GP(0)"
+    TRY
+    mov ax, 0x48
+    mov ss, ax
+    ENDTRY
+    EXPECT 13, 0x48, "DPL3 data into SS at CPL0: #GP(selector)"
+    TRY
+    mov ax, 0x13
+    mov ss, ax
+    ENDTRY
+    EXPECT 13, 0x10, "SS selector with RPL != CPL: #GP(selector)"
+    TRY
+    mov ax, 0x40
+    mov ss, ax
+    ENDTRY
+    EXPECT 12, 0x40, "not-present SS: #SS(selector)"
+    TRY
+    mov ax, 0x30
+    mov ss, ax
+    ENDTRY
+    EXPECT 13, 0x30, "code segment into SS: #GP(selector)"
+    mov ax, ss
+    cmp ax, 0x10
+    CHECK e, "SS unchanged after the faulting loads"
+    ; Null selectors: loading is fine, using is #GP(0).
+    TRY
+    xor eax, eax
+    mov es, ax
+    ENDTRY
+    NOFAULT "null selector into ES"
+    TRY
+    mov eax, [es:0x1000]
+    ENDTRY
+    EXPECT 13, 0, "access through a null ES: #GP(0)"
+    TRY
+    mov [es:0x1000], eax
+    ENDTRY
+    EXPECT 13, 0, "write through a null ES: #GP(0)"
+    ; Expand-up limit (0x18: base 0x10000, limit 0xFFF).
+    mov ax, 0x18
+    mov es, ax
+    TRY
+    mov eax, [es:0xFFC]
+    ENDTRY
+    NOFAULT "dword at the last 4 bytes of the limit"
+    TRY
+    mov eax, [es:0xFFD]
+    ENDTRY
+    EXPECT 13, 0, "dword straddling the limit: #GP(0)"
+    TRY
+    mov al, [es:0x1000]
+    ENDTRY
+    EXPECT 13, 0, "byte beyond the limit: #GP(0)"
+    mov dword [0x10010], 0x12345678
+    mov eax, [es:0x10]
+    cmp eax, 0x12345678
+    CHECK e, "segment base applied"
+    ; Expand-down, 32-bit (0x20: base 0x20000, limit 0xFFF: valid 0x1000..0xFFFFFFFF).
+    mov ax, 0x20
+    mov fs, ax
+    TRY
+    mov eax, [fs:0xFFF]
+    ENDTRY
+    EXPECT 13, 0, "expand-down: offset at the limit faults"
+    TRY
+    mov eax, [fs:0xFFE]
+    ENDTRY
+    EXPECT 13, 0, "expand-down: dword below the limit faults"
+    TRY
+    mov eax, [fs:0x1000]
+    ENDTRY
+    NOFAULT "expand-down: limit + 1 is valid"
+    TRY
+    mov eax, [fs:0xFFFFFFFC]
+    ENDTRY
+    NOFAULT "expand-down: top of the 4 GiB range is valid"
+    ; Expand-down, 16-bit (0x50: base 0x30000, limit 0xFFF: valid 0x1000..0xFFFF).
+    mov ax, 0x50
+    mov gs, ax
+    TRY
+    mov ax, [gs:0xFFFE]
+    ENDTRY
+    NOFAULT "16-bit expand-down: word at 0xFFFE"
+    TRY
+    mov eax, [gs:0xFFFE]
+    ENDTRY
+    EXPECT 13, 0, "16-bit expand-down: dword past 0xFFFF faults"
+    TRY
+    mov eax, [gs:0x10000]
+    ENDTRY
+    EXPECT 13, 0, "16-bit expand-down: offset above 0xFFFF faults"
+    ; Read-only data and code segments.
+    mov ax, 0x28
+    mov es, ax
+    TRY
+    mov eax, [es:0x9000]
+    ENDTRY
+    NOFAULT "read from a read-only data segment"
+    TRY
+    mov [es:0x9000], eax
+    ENDTRY
+    EXPECT 13, 0, "write to a read-only data segment: #GP(0)"
+    mov ax, 0x38
+    mov es, ax
+    TRY
+    mov eax, [es:0x9000]
+    ENDTRY
+    NOFAULT "read through a readable code segment"
+    TRY
+    mov [es:0x9000], eax
+    ENDTRY
+    EXPECT 13, 0, "write through a code segment: #GP(0)"
+    TRY
+    mov [cs:0x9000], eax
+    ENDTRY
+    EXPECT 13, 0, "write through CS: #GP(0)"
+    ; SS-relative accesses beyond the stack limit: #SS(0) (0x60: base 0, limit 0x7FFF).
+    mov ax, 0x60
+    mov ss, ax
+    mov ebp, 0x8000
+    TRY
+    mov eax, [ebp]
+    ENDTRY
+    EXPECT 12, 0, "SS-relative read beyond the limit: #SS(0)"
+    TRY
+    mov eax, [ebp - 4]
+    ENDTRY
+    NOFAULT "SS-relative read inside the limit"
+    TRY
+    mov eax, [ds:ebp]
+    ENDTRY
+    NOFAULT "DS override on an EBP address uses DS"
+    mov ax, 0x10
+    mov ss, ax
+    ; LSS with a bad SS does not change ESP.
+    mov dword [scratch], 0x1234
+    mov word [scratch + 4], 0x28
+    mov ebx, esp
+    TRY
+    lss esp, [scratch]
+    ENDTRY
+    EXPECT 13, 0x28, "LSS with a read-only SS: #GP(selector)"
+    cmp esp, ebx
+    CHECK e, "... ESP unchanged"
+    ; POP DS with a bad selector leaves ESP unchanged.
+    push dword 0x30
+    mov ebx, esp
+    TRY
+    pop ds
+    ENDTRY
+    EXPECT 13, 0x30, "POP DS with an execute-only code selector: #GP(selector)"
+    cmp esp, ebx
+    CHECK e, "... ESP unchanged"
+    add esp, 4
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov fs, ax
+    mov gs, ax
+    ; LAR / LSL / VERR / VERW at CPL 0.
+    mov ax, 0x18
+    lsl eax, ax
+    CHECK z, "LSL sets ZF for a data segment"
+    cmp eax, 0xFFF
+    CHECK e, "LSL returns the byte limit"
+    mov ax, 0x08
+    lsl eax, ax
+    cmp eax, 0xFFFFFFFF
+    CHECK e, "LSL scales a page-granular limit"
+    mov ax, 0x28
+    lar eax, ax
+    CHECK z, "LAR sets ZF"
+    and eax, 0x00F0FF00
+    cmp eax, 0x00C09100
+    CHECK e, "LAR returns the access rights"
+    mov ax, 0x68
+    lar eax, ax
+    CHECK nz, "LAR beyond the GDT limit clears ZF"
+    xor eax, eax
+    lsl eax, ax
+    CHECK nz, "LSL of the null selector clears ZF"
+    mov ax, 0x30
+    verr ax
+    CHECK nz, "VERR of execute-only code clears ZF"
+    mov ax, 0x38
+    verr ax
+    CHECK z, "VERR of readable code sets ZF"
+    mov ax, 0x28
+    verw ax
+    CHECK nz, "VERW of read-only data clears ZF"
+    mov ax, 0x10
+    verw ax
+    CHECK z, "VERW of writable data sets ZF"
+    jmp finish
+
+align 8
+gdt:
+    dq 0
+    dq 0x00CF9A000000FFFF                  ; 0x08: flat 32-bit code
+    dq 0x00CF92000000FFFF                  ; 0x10: flat data
+    dq 0x0040920100000FFF                  ; 0x18: data, base 0x10000, limit 0xFFF
+    dq 0x0040960200000FFF                  ; 0x20: expand-down data, base 0x20000, limit 0xFFF, B=1
+    dq 0x00CF90000000FFFF                  ; 0x28: read-only data
+    dq 0x00CF98000000FFFF                  ; 0x30: execute-only code
+    dq 0x00CF9A000000FFFF                  ; 0x38: readable code
+    dq 0x00CF12000000FFFF                  ; 0x40: data, not present
+    dq 0x00CFF2000000FFFF                  ; 0x48: DPL3 data
+    dq 0x0000960300000FFF                  ; 0x50: 16-bit expand-down, base 0x30000, limit 0xFFF
+    dq 0x000082004000000F                  ; 0x58: LDT descriptor
+    dq 0x0040920000007FFF                  ; 0x60: data, base 0, limit 0x7FFF
+gdt_end:
+GDT_LIMIT equ 0x67
+
+; ---- support ---------------------------------------------------------------------------------
+puts:                                      ; ESI -> NUL-terminated string
+    push eax
+    push edx
+.next:
+    lodsb
+    test al, al
+    jz .done
+    mov ah, al
+    mov dx, 0x3FD
+.wait:
+    in al, dx
+    test al, 0x20
+    jz .wait
+    mov al, ah
+    mov dx, 0x3F8
+    out dx, al
+    jmp .next
+.done:
+    pop edx
+    pop eax
+    ret
+
+print_hex:                                 ; EAX as 8 hex digits and a space
+    pushad
+    mov ecx, 8
+    mov edi, scratch
+.digit:
+    rol eax, 4
+    mov ebx, eax
+    and ebx, 0xF
+    mov bl, [hexdigits + ebx]
+    mov [edi], bl
+    inc edi
+    loop .digit
+    mov word [edi], 0x20
+    mov esi, scratch
+    call puts
+    popad
+    ret
+hexdigits: db "0123456789ABCDEF"
+
+; set_gate: EAX = vector, EBX = handler offset, ECX = selector | (access byte << 16)
+set_gate:
+    push edx
+    lea edx, [IDT + eax * 8]
+    mov [edx], bx
+    mov [edx + 2], cx
+    shr ecx, 16
+    mov byte [edx + 4], 0
+    mov [edx + 5], cl
+    shr ebx, 16
+    mov [edx + 6], bx
+    pop edx
+    ret
+
+setup_idt:                                 ; vectors 0..31 -> stubs, the rest -> unexpected
+    xor eax, eax
+.all:
+    mov ebx, unexpected
+    cmp eax, 32
+    jae .set
+    lea ebx, [stubs + eax * 8]
+    lea ebx, [ebx + eax * 2]               ; stubs are 10 bytes
+.set:
+    mov ecx, 0x08 | (0x8E << 16)           ; DPL0 32-bit interrupt gate
+    call set_gate
+    inc eax
+    cmp eax, 256
+    jne .all
+    ret
+
+stubs:
+%assign i 0
+%rep 32
+    push strict dword i
+    jmp near exc_entry
+%assign i i + 1
+%endrep
+
+exc_entry:                                 ; [esp] = vector, then the error code if any
+    push eax
+    push ebx
+    mov eax, [esp + 8]
+    mov [exc_vec], eax
+    mov ebx, 0x27D00                       ; vectors with an error code: 8, 10-14, 17
+    bt ebx, eax
+    jc .code
+    mov dword [exc_code], NOCODE
+    pop ebx
+    pop eax
+    add esp, 4
+    jmp .frame
+.code:
+    mov ebx, [esp + 12]
+    mov [exc_code], ebx
+    pop ebx
+    pop eax
+    add esp, 8
+.frame:
+    push eax
+    mov eax, [esp + 4]
+    mov [exc_eip], eax
+    mov eax, [esp + 8]
+    mov [exc_cs], eax
+    lea eax, [esp + 4]
+    mov [exc_esp], eax
+    inc dword [exc_count]
+    mov eax, [recover]
+    test eax, eax
+    jz unexpected_exc
+    mov [esp + 4], eax
+    pop eax
+    iretd
+
+unexpected_exc:
+    PRINT "FAIL unexpected exception (vector, code, eip):"
+    mov eax, [exc_vec]
+    call print_hex
+    mov eax, [exc_code]
+    call print_hex
+    mov eax, [exc_eip]
+    call print_hex
+    PRINT ""
+    mov al, 1
+    out 0xF4, al
+    hlt
+
+unexpected:
+    PRINT "FAIL unexpected interrupt"
+    mov al, 1
+    out 0xF4, al
+    hlt
+
+finish:
+    cmp dword [fails], 0
+    jne .bad
+    PRINT "done: all checks passed"
+    mov al, 0
+    out 0xF4, al
+    hlt
+.bad:
+    PRINT "FAIL some checks failed"
+    mov al, 1
+    out 0xF4, al
+    hlt
+
+gdt_rom_desc:
+    dw gdt_end - gdt - 1
+    dd gdt
+gdt_ram_desc:
+    dw GDT_LIMIT
+    dd GDT_RAM
+idt_desc:
+    dw 256 * 8 - 1
+    dd IDT
+
+    times 0xFFF0 - ($ - $$) db 0xFF
+bits 16
+reset:
+    jmp 0xF000:(start - 0xF0000)
+    times 0x10000 - ($ - $$) db 0xFF
