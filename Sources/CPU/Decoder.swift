@@ -234,8 +234,9 @@ extension OpcodeTable {
             let rexX: UInt8 = (d.rex & 2) << 2
             let rexB: UInt8 = (d.rex & 1) << 3
             d.reg = ((modrm >> 3) & 7) | rexR
-            let mod = modrm >> 6
             let rm = modrm & 7
+            // MOV to/from CR/DR (0F 20-23) ignore ModRM.mod: always the register form.
+            let mod = (d.opcode >= 0x120 && d.opcode <= 0x123) ? 3 : modrm >> 6
             if mod == 3 {
                 d.rm = rm | rexB
                 d.isMem = false

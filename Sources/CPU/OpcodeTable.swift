@@ -366,10 +366,10 @@ FF/6 PUSH Ev d64
 0F 01/4 SMSW Ev
 0F 01/6 LMSW Ew priv end
 0F 01/7.m INVLPG Mb priv end
-0F 01/1.r0 MONITOR - priv
-0F 01/1.r1 MWAIT - priv end
-0F 01/1.r2 CLAC - w:A priv
-0F 01/1.r3 STAC - w:A priv
+0F 01/1.r0 MONITOR -
+0F 01/1.r1 MWAIT - end
+0F 01/1.r2 CLAC - w:A
+0F 01/1.r3 STAC - w:A
 0F 01/2.r0 XGETBV -
 0F 01/2.r1 XSETBV - priv end
 0F 01/7.r0 SWAPGS - o64 priv
@@ -378,7 +378,7 @@ FF/6 PUSH Ev d64
 0F 03 LSL Gv,Ew w:Z
 0F 05 SYSCALL - end
 0F 06 CLTS - priv
-0F 07 SYSRET - priv end
+0F 07 SYSRET - end
 0F 08 INVD - priv
 0F 09 WBINVD - priv
 0F 0B UD2 - end
