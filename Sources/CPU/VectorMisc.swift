@@ -1,0 +1,220 @@
+import CPUState
+
+// SSE4.2 string compares and CRC32, PCLMULQDQ, AES-NI.
+
+/// CRC-32C (Castagnoli), reflected polynomial 0x82F63B78.
+let crc32cTable: [UInt32] = (0..<256).map { (i: Int) -> UInt32 in
+    var c = UInt32(i)
+    for _ in 0..<8 { c = c & 1 != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+    return c
+}
+
+@inline(__always) func gfMul(_ a: UInt8, _ b: UInt8) -> UInt8 {
+    var a = a, b = b, p: UInt8 = 0
+    while b != 0 {
+        if b & 1 != 0 { p ^= a }
+        a = (a << 1) ^ (a & 0x80 != 0 ? 0x1B : 0)
+        b >>= 1
+    }
+    return p
+}
+
+let aesSbox: [UInt8] = (0..<256).map { (i: Int) -> UInt8 in
+    var inv: UInt8 = 0
+    if i != 0 { for c in 1...255 where gfMul(UInt8(i), UInt8(c)) == 1 { inv = UInt8(c); break } }
+    var s = inv
+    for k in 1...4 { s ^= (inv << UInt8(k)) | (inv >> UInt8(8 - k)) }
+    return s ^ 0x63
+}
+
+let aesInvSbox: [UInt8] = {
+    var t = [UInt8](repeating: 0, count: 256)
+    for i in 0..<256 { t[Int(aesSbox[i])] = UInt8(i) }
+    return t
+}()
+
+func aesShiftRows(_ s: V128, inverse: Bool) -> V128 {
+    var r = V128()
+    for c in 0..<4 {
+        for row in 0..<4 {
+            let src = inverse ? (c - row + 4) & 3 : (c + row) & 3
+            r[row + 4 * c] = s[row + 4 * src]
+        }
+    }
+    return r
+}
+
+func aesSub(_ s: V128, inverse: Bool) -> V128 {
+    var r = V128()
+    for i in 0..<16 { r[i] = inverse ? aesInvSbox[Int(s[i])] : aesSbox[Int(s[i])] }
+    return r
+}
+
+func aesMix(_ s: V128, inverse: Bool) -> V128 {
+    var r = V128()
+    let m: [UInt8] = inverse ? [14, 11, 13, 9] : [2, 3, 1, 1]
+    for c in 0..<4 {
+        for row in 0..<4 {
+            var v: UInt8 = 0
+            for k in 0..<4 { v ^= gfMul(m[(k - row + 4) & 3], s[k + 4 * c]) }
+            r[row + 4 * c] = v
+        }
+    }
+    return r
+}
+
+@inline(__always) func aesSubWord(_ x: UInt32) -> UInt32 {
+    var r: UInt32 = 0
+    for i in 0..<4 { r |= UInt32(aesSbox[Int((x >> (8 * UInt32(i))) & 0xFF)]) << (8 * UInt32(i)) }
+    return r
+}
+
+/// Carry-less 64x64 -> 128 multiplication.
+func clmul(_ a: UInt64, _ b: UInt64) -> (lo: UInt64, hi: UInt64) {
+    var lo: UInt64 = 0, hi: UInt64 = 0
+    for i in 0..<64 where (b >> UInt64(i)) & 1 != 0 {
+        lo ^= a << UInt64(i)
+        if i > 0 { hi ^= a >> UInt64(64 - i) }
+    }
+    return (lo, hi)
+}
+
+/// The PCMPxSTRx core: returns IntRes2 (bit i for element i).
+func pcmpstr(_ a: V128, _ b: V128, len1: Int, len2: Int, imm: Int) -> UInt32 {
+    let words = imm & 1 != 0
+    let signed = imm & 2 != 0
+    let n = words ? 8 : 16
+    @inline(__always) func elem(_ v: V128, _ i: Int) -> Int {
+        if words { return signed ? Int(v.sw[i]) : Int(v.w[i]) }
+        return signed ? Int(v.sb[i]) : Int(v[i])
+    }
+    let agg = (imm >> 2) & 3
+    // BoolRes[j][i]: xmm2 element j against xmm1 element i, with the validity overrides.
+    @inline(__always) func boolRes(_ j: Int, _ i: Int, _ ranges: Bool) -> Bool {
+        let v1 = i < len1, v2 = j < len2
+        if !v1 && !v2 { return agg >= 2 }
+        if !v1 { return agg == 3 }
+        if !v2 { return false }
+        if ranges {
+            return i & 1 == 0 ? elem(b, j) >= elem(a, i) : elem(b, j) <= elem(a, i)
+        }
+        return elem(b, j) == elem(a, i)
+    }
+    var res1: UInt32 = 0
+    switch agg {
+    case 0:
+        for j in 0..<n {
+            for i in 0..<n where boolRes(j, i, false) { res1 |= 1 << UInt32(j); break }
+        }
+    case 1:
+        for j in 0..<n {
+            var i = 0
+            while i < n {
+                if boolRes(j, i, true) && boolRes(j, i + 1, true) { res1 |= 1 << UInt32(j); break }
+                i += 2
+            }
+        }
+    case 2:
+        for j in 0..<n where boolRes(j, j, false) { res1 |= 1 << UInt32(j) }
+    default:
+        for j in 0..<n {
+            var ok = true
+            var i = 0
+            while i < n - j {
+                if !boolRes(j + i, i, false) { ok = false; break }
+                i += 1
+            }
+            if ok { res1 |= 1 << UInt32(j) }
+        }
+    }
+    let all: UInt32 = (1 << UInt32(n)) - 1
+    switch (imm >> 4) & 3 {
+    case 1: return ~res1 & all
+    case 3:
+        let valid: UInt32 = len2 >= 32 ? all : ((1 << UInt32(len2)) - 1) & all
+        return res1 ^ valid
+    default: return res1
+    }
+}
+
+extension CPU {
+    func execVectorMisc(_ op: VOp, _ d: inout Instr, _ ea: UInt64) throws(Fault) {
+        switch op {
+        case .CRC32:
+            let sz: UInt8 = d.opcode & 1 == 0 ? 1 : d.opSize
+            let v = try readOp(d.op1, d, sz, ea)
+            var crc = UInt32(truncatingIfNeeded: gpr[Int(d.reg)])
+            for i in 0..<Int(sz) {
+                let byte = UInt32((v >> (8 * UInt64(i))) & 0xFF)
+                crc = crc32cTable[Int((crc ^ byte) & 0xFF)] ^ (crc >> 8)
+            }
+            gpr[Int(d.reg)] = UInt64(crc)
+        case .PCMPESTRI, .PCMPESTRM, .PCMPISTRI, .PCMPISTRM:
+            let a = getX(d.reg)
+            let b = try srcFull(d, ea, mmx: false, aligned: false)
+            let imm = Int(d.imm & 0xFF)
+            let n = imm & 1 != 0 ? 8 : 16
+            let len1: Int, len2: Int
+            if op == .PCMPESTRI || op == .PCMPESTRM {
+                @inline(__always) func elen(_ r: Int) -> Int {
+                    let v = d.rexW ? Int64(bitPattern: gpr[r]) : Int64(Int32(truncatingIfNeeded: gpr[r]))
+                    return Int(min(v.magnitude, UInt64(n)))
+                }
+                len1 = elen(0); len2 = elen(2)
+            } else {
+                @inline(__always) func ilen(_ v: V128) -> Int {
+                    for i in 0..<n where (n == 8 ? v.w[i] == 0 : v[i] == 0) { return i }
+                    return n
+                }
+                len1 = ilen(a); len2 = ilen(b)
+            }
+            let r2 = pcmpstr(a, b, len1: len1, len2: len2, imm: imm)
+            if op == .PCMPESTRI || op == .PCMPISTRI {
+                var idx = n
+                if r2 != 0 { idx = imm & 0x40 != 0 ? 31 - r2.leadingZeroBitCount : r2.trailingZeroBitCount }
+                gpr[1] = UInt64(idx)
+            } else {
+                var m = V128()
+                if imm & 0x40 != 0 {
+                    for i in 0..<n where r2 & (1 << UInt32(i)) != 0 {
+                        if n == 8 { m.w[i] = 0xFFFF } else { m[i] = 0xFF }
+                    }
+                } else {
+                    m.lo = UInt64(r2)
+                }
+                setX(0, m)
+            }
+            var f: UInt64 = 0
+            if r2 != 0 { f |= FlagBit.CF }
+            if len2 < n { f |= FlagBit.ZF }
+            if len1 < n { f |= FlagBit.SF }
+            if r2 & 1 != 0 { f |= FlagBit.OF }
+            setFlags(f, mask: FlagBit.status)
+        case .PCLMULQDQ:
+            let a = getX(d.reg)
+            let b = try srcFull(d, ea, mmx: false)
+            let imm = Int(d.imm)
+            let r = clmul(a.q[imm & 1], b.q[(imm >> 4) & 1])
+            setX(d.reg, V128(lo: r.lo, hi: r.hi))
+        case .AESENC, .AESENCLAST, .AESDEC, .AESDECLAST:
+            let st = getX(d.reg)
+            let key = try srcFull(d, ea, mmx: false)
+            let inv = op == .AESDEC || op == .AESDECLAST
+            var t = aesSub(aesShiftRows(st, inverse: inv), inverse: inv)
+            if op == .AESENC || op == .AESDEC { t = aesMix(t, inverse: inv) }
+            setX(d.reg, t ^ key)
+        case .AESIMC:
+            setX(d.reg, aesMix(try srcFull(d, ea, mmx: false), inverse: true))
+        case .AESKEYGENASSIST:
+            let b = try srcFull(d, ea, mmx: false)
+            let rcon = UInt32(d.imm & 0xFF)
+            let x1 = aesSubWord(b.d[1]), x3 = aesSubWord(b.d[3])
+            @inline(__always) func rot(_ x: UInt32) -> UInt32 { (x >> 8) | (x << 24) }
+            var r = V128()
+            r.d = SIMD4<UInt32>(x1, rot(x1) ^ rcon, x3, rot(x3) ^ rcon)
+            setX(d.reg, r)
+        default:
+            throw Fault.undefined
+        }
+    }
+}
