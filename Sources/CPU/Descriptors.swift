@@ -153,7 +153,7 @@ extension CPU {
         guard let (d0, addr) = try fetchDescriptor(sel) else { throw Fault.gp(code) }
         var d = d0
         if !d.readable { throw Fault.gp(code) }
-        if !d.conforming && (rpl > d.dpl && cpl > d.dpl) { throw Fault.gp(code) }
+        if !d.conforming && (rpl > d.dpl || cpl > d.dpl) { throw Fault.gp(code) }
         if !d.present { throw Fault.np(code) }
         try setAccessed(addr, &d)
         sreg[Int(seg)] = d.cache(sel)
