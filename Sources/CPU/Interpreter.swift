@@ -294,7 +294,8 @@ extension CPU {
     @inline(__always)
     func execute(_ d: inout Instr) throws(Fault) {
         if d.attrs.contains(.privileged) && s.pointee.cpl != 0 && protectedMode {
-            throw Fault.gp(0)
+            // LLDT/LTR are not recognised in virtual-8086 mode (#UD, raised by their handler).
+            if !(v86 && (d.mn == .LLDT || d.mn == .LTR)) { throw Fault.gp(0) }
         }
         let ea = d.isMem ? effectiveAddress(d) : 0
         switch d.mn {
