@@ -28,6 +28,7 @@ let package = Package(
         .testTarget(name: "CPUTests", dependencies: ["CPU", "CPUState", "Machine"], path: "Tests/CPUTests"),
         .testTarget(name: "ConformanceTests", dependencies: ["CPU", "CPUState"], path: "Tests/ConformanceTests"),
         .testTarget(name: "ROMTests", dependencies: ["Machine", "CPU"], path: "Tests/ROMTests"),
+        .testTarget(name: "DevicesTests", dependencies: ["Devices", "CPU"], path: "Tests/DevicesTests"),
         .testTarget(name: "FrontendTests", dependencies: [], path: "Tests/FrontendTests"),
     ]
 )
