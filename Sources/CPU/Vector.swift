@@ -3,7 +3,7 @@ import CPUState
 // MMX and SSE..SSE4.2 instructions (legacy encodings). VEX forms come later.
 //
 // Dispatch: every opcode-table entry whose name is a vector mnemonic gets a 16-bit code, built
-// once: the `VOp` in the low 12 bits plus flags (MMX register operand, XMM operand, store form).
+// once from the names (indexed by the decoded entry index, so no string work at run time): the `VOp` in the low 12 bits plus flags (MMX register operand, XMM operand, store form).
 // The hot path is one array load and a switch.
 //
 // Register files: XMM i is the low 16 bytes of `ymm[i]`; MMX i is the low 8 bytes of the x87
@@ -86,19 +86,19 @@ let vfSSE: UInt16 = 0x4000     // an XMM register operand (V, W, U)
 let vfStore: UInt16 = 0x2000   // first operand is the r/m (store direction)
 let vfOpMask: UInt16 = 0x0FFF
 
-/// Per table entry (indexed by `nameIndex`): VOp and flags.
+/// Per table entry (indexed by the decoded `infoIndex`; each entry has its own name index): VOp and flags.
 func buildVectorMap(_ t: OpcodeTable) -> [UInt16] {
     var byName: [String: VOp] = [:]
     for v in VOp.allCases where v != .none { byName["\(v)"] = v }
-    var map = [UInt16](repeating: 0, count: t.names.count)
-    for info in t.infos {
+    var map = [UInt16](repeating: 0, count: t.infos.count)
+    for (i, info) in t.infos.enumerated() {
         guard info.mn == .UNIMPL, let v = byName[t.names[Int(info.nameIndex)]] else { continue }
         var e = v.rawValue
         let kinds = [info.op0.kind, info.op1.kind, info.op2.kind]
         if kinds.contains(where: { $0 == .P || $0 == .Q || $0 == .N }) { e |= vfMMX }
         if kinds.contains(where: { $0 == .V || $0 == .W || $0 == .U }) { e |= vfSSE }
         if [.W, .Q, .M, .E].contains(info.op0.kind) { e |= vfStore }
-        map[Int(info.nameIndex)] = e
+        map[i] = e
     }
     return map
 }
@@ -217,9 +217,9 @@ extension CPU {
         default: return false
         }
         guard d.infoIndex >= 0 else { return false }
-        let ni = Int(table.infos[Int(d.infoIndex)].nameIndex)
+        let ii = Int(d.infoIndex)
         let e: UInt16
-        if table === OpcodeTable.shared { e = sharedVectorMap[ni] } else { e = buildVectorMap(table)[ni] }
+        if table === OpcodeTable.shared { e = sharedVectorMap[ii] } else { e = buildVectorMap(table)[ii] }
         guard let op = VOp(rawValue: e & vfOpMask), op != .none else { return false }
         let mmx = e & vfMMX != 0
         if e & vfSSE != 0 {

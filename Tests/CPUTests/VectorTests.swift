@@ -32,13 +32,16 @@ final class VectorTests: XCTestCase {
 
     // MARK: harness
 
-    func assemble(_ src: String) -> [UInt8] {
+    var bits = 64
+
+    func assemble(_ src0: String) -> [UInt8] {
+        let src = "bits \(bits)\n" + src0
         if let b = Self.asmCache[src] { return b }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vt-\(getpid())-\(UUID().uuidString)")
         try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let inp = dir.appendingPathComponent("a.asm"), out = dir.appendingPathComponent("a.bin")
-        try! ("bits 64\ndefault rel\n" + src + "\n").write(to: inp, atomically: true, encoding: .utf8)
+        try! (src + "\n").write(to: inp, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/nasm")
         p.arguments = ["-f", "bin", "-o", out.path, inp.path]
@@ -91,6 +94,31 @@ final class VectorTests: XCTestCase {
     }
 
     // MARK: checks and MMX state
+
+    func testProtectedMode32() {
+        bits = 32
+        cpu.s.pointee.efer = 0
+        cpu.sreg[1].attr = UInt16(ATTR_P | ATTR_S | 0xB | ATTR_DB | ATTR_G)
+        cpu.sreg[1].limit = 0xFFFF_FFFF
+        cpu.sreg[1].base = 0
+        cpu.updateMode()
+        cpu.gpr[0] = 0xFFFF_FFFF_1234_5678; cpu.gpr[3] = 0x2000
+        XCTAssertNil(run("movd xmm0, eax; pshufd xmm0, xmm0, 0; movdqu [ebx+1], xmm0; movd ecx, xmm0; cvtsi2sd xmm1, eax"))
+        XCTAssertEqual(r64(0x2001), 0x1234_5678_1234_5678); XCTAssertEqual(r64(0x2009), 0x1234_5678_1234_5678)
+        XCTAssertEqual(cpu.gpr[1], 0x1234_5678)
+        XCTAssertEqual(getX(1).0, Double(0x1234_5678).bitPattern)
+        // A DS limit violation on the second half of a 16-byte operand is #GP(0), nothing written.
+        cpu.sreg[3].limit = 0x2008
+        w64(0x2000, 0); w64(0x2008, 0)
+        XCTAssertEqual(run("movdqu [0x2000], xmm0"), Fault.gp(0))
+        XCTAssertEqual(r64(0x2000), 0)
+        // CR0.TS on LDMXCSR; CRC32 with a 16-bit operand.
+        cpu.sreg[3].limit = 0xFFFF_FFFF
+        cpu.gpr[0] = 0xFFFF_FFFF
+        w64(0x2000, 0x3231)
+        XCTAssertNil(run("crc32 eax, word [0x2000]"))
+        XCTAssertEqual(cpu.gpr[0] ^ 0xFFFF_FFFF, 0x7355_C460, "crc32c(\"12\")")
+    }
 
     func testExceptionChecks() {
         setX(1, 0, 0)
