@@ -303,6 +303,8 @@ extension OpcodeTable {
             throw ud
         }
         if d.opcode == 0x90 && d.rex & 1 == 0 { d.mn = .NOP }
+        // VEX-encoded forms are executed by the vector unit only (never as their legacy twins).
+        if d.vex { d.mn = .UNIMPL }
 
         // Immediates, in operand order.
         for k in 0..<3 {

@@ -335,7 +335,8 @@ extension CPU {
         case .SHR:
             r = count >= 64 ? 0 : v >> count
             cf = count > bits ? 0 : (v >> (count - 1)) & 1
-            of = (v >> top) & 1
+            // OF is the original sign for 1-bit shifts; silicon gives 0 for longer ones.
+            of = count == 1 ? (v >> top) & 1 : 0
         default: // SAR
             let sv = Int64(bitPattern: sext(v, size))
             r = UInt64(bitPattern: sv >> Int64(min(count, 63))) & m
