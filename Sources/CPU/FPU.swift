@@ -96,27 +96,22 @@ extension CPU {
         switch (op, reg) {
         case (0, _), (2, _), (4, _), (6, _):
             // Arithmetic with m32real, m32int, m64real, m16int.
-            let src: F80
+            var src: F80
+            var den = false
             switch op {
-            case 0:
-                let bits = try read(seg: seg, off: ea, size: 4)
-                guard let v = x87LoadReal(bits, double: false) else { return }
-                src = v
-            case 4:
-                let bits = try read(seg: seg, off: ea, size: 8)
-                guard let v = x87LoadReal(bits, double: true) else { return }
-                src = v
+            case 0: (src, den) = x87Widen(try read(seg: seg, off: ea, size: 4), double: false)
+            case 4: (src, den) = x87Widen(try read(seg: seg, off: ea, size: 8), double: true)
             case 2: src = F80(Float80(Int32(truncatingIfNeeded: try read(seg: seg, off: ea, size: 4))))
             default: src = F80(Float80(Int16(truncatingIfNeeded: try read(seg: seg, off: ea, size: 2))))
             }
             if reg == 2 || reg == 3 {
-                x87Com(0, src: src, srcEmpty: false, quiet: false, pops: reg == 3 ? 1 : 0)
+                x87Com(0, src: src, srcEmpty: false, quiet: false, pops: reg == 3 ? 1 : 0, memDenormal: den)
             } else {
                 if x87Empty(0) {
                     if x87Underflow() { setST(0, .indefinite) }
                     return
                 }
-                if let r = x87Arith(reg, st(0), src) { setST(0, r) }
+                if let r = x87Arith(reg, st(0), src, memDenormal: den) { setST(0, r) }
             }
         case (1, 0), (5, 0), (3, 5):
             // FLD m32real / m64real / m80real.
@@ -159,9 +154,11 @@ extension CPU {
                 if reg == 3 { x87Pop() }
                 return
             }
-            let (r, flags, c1) = x87Round(s.pointee.fcw | 0x300, st(0), .zero) { d in
+            let a = st(0)
+            let (r, flags, c1) = x87Round(s.pointee.fcw | 0x300, a, .zero, neg: a.neg) { d in
                 if dbl { d.storeBytes(of: Double(ldF(d, 0)).bitPattern, toByteOffset: 32, as: UInt64.self) }
                 else { d.storeBytes(of: UInt64(Float(ldF(d, 0)).bitPattern), toByteOffset: 32, as: UInt64.self) }
+                d.storeBytes(of: UInt64(0), toByteOffset: 40, as: UInt64.self)
             }
             if x87Unmasked(flags & (swIE | swOE | swUE)) {
                 x87Raise(flags & (swIE | swOE | swUE))
@@ -284,13 +281,13 @@ extension CPU {
     }
 
     /// Compares ST(0) with `src` (FCOM/FUCOM family), sets C3/C2/C0 and pops `pops` times.
-    func x87Com(_ i: Int, src: F80, srcEmpty: Bool, quiet: Bool, pops: Int) {
+    func x87Com(_ i: Int, src: F80, srcEmpty: Bool, quiet: Bool, pops: Int, memDenormal: Bool = false) {
         var res: Int
         if x87Empty(0) || srcEmpty {
             if !x87Underflow() { return }
             res = 3
         } else {
-            guard let r = x87Compare(st(0), src, quiet: quiet) else { return }
+            guard let r = x87Compare(st(0), src, quiet: quiet, memDenormal: memDenormal) else { return }
             res = r
         }
         let cc: [UInt16] = [0, swC0, swC3, swC0 | swC2 | swC3]
@@ -380,13 +377,13 @@ extension CPU {
 
     func x87RegD9(_ reg: Int, _ i: Int) throws(Fault) {
         switch reg {
-        case 0: // FLD ST(i)
-            if !x87Empty(7) {
-                if x87Overflow() { x87Push(.indefinite) }
-                return
-            }
+        case 0: // FLD ST(i): an empty source is reported (underflow) before a full stack
             if x87Empty(i) {
                 if x87Underflow() { x87Push(.indefinite) }
+                return
+            }
+            if !x87Empty(7) {
+                if x87Overflow() { x87Push(.indefinite) }
                 return
             }
             x87LoadPush(st(i))

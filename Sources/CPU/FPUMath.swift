@@ -128,16 +128,18 @@ func x87Host(_ cw: UInt16, _ a: F80, _ b: F80 = .zero, _ f: (UnsafeMutableRawPoi
 }
 
 /// Host computation with C1 (rounded up in magnitude) derived from the rounding control.
-func x87Round(_ cw: UInt16, _ a: F80, _ b: F80, _ f: (UnsafeMutableRawPointer) -> Void) -> (F80, UInt16, Bool) {
+/// `neg` gives the sign of the result when slot 2 does not hold an 80-bit value (conversions).
+func x87Round(_ cw: UInt16, _ a: F80, _ b: F80, neg: Bool? = nil, _ f: (UnsafeMutableRawPointer) -> Void) -> (F80, UInt16, Bool) {
     let (r, sw) = x87Host(cw, a, b, f)
+    let rneg = neg ?? r.neg
     var c1 = false
     if sw & 0x20 != 0 {
         switch (cw >> 10) & 3 {
         case 0:
             let (rz, _) = x87Host(cw | 0xC00, a, b, f)
             c1 = rz != r
-        case 1: c1 = r.neg
-        case 2: c1 = !r.neg
+        case 1: c1 = rneg
+        case 2: c1 = !rneg
         default: c1 = false
         }
     }
@@ -149,6 +151,24 @@ let swIE: UInt16 = 0x01, swDE: UInt16 = 0x02, swZE: UInt16 = 0x04, swOE: UInt16 
 let swUE: UInt16 = 0x10, swPE: UInt16 = 0x20, swSF: UInt16 = 0x40, swES: UInt16 = 0x80
 let swC0: UInt16 = 0x100, swC1: UInt16 = 0x200, swC2: UInt16 = 0x400, swC3: UInt16 = 0x4000
 let swB: UInt16 = 0x8000
+
+/// Exact conversion of an m32real/m64real bit pattern to 80 bits without any exception:
+/// denormals are normalised, SNaNs stay signalling (so that NaN selection sees the original
+/// significand). Returns the value and whether the source was a denormal.
+func x87Widen(_ bits: UInt64, double: Bool) -> (F80, Bool) {
+    let fb = double ? 52 : 23, eb = double ? 11 : 8
+    let neg = bits >> UInt64(fb + eb) & 1 != 0
+    let e = Int(bits >> UInt64(fb)) & ((1 << eb) - 1)
+    let frac = bits & ((1 << UInt64(fb)) - 1)
+    let bias = (1 << (eb - 1)) - 1
+    let sign: UInt16 = neg ? 0x8000 : 0
+    if e == (1 << eb) - 1 { return (F80(m: 1 << 63 | frac << UInt64(63 - fb), se: 0x7FFF | sign), false) }
+    if e == 0 {
+        if frac == 0 { return (F80(m: 0, se: sign), false) }
+        return (F80.exact(frac, 1 - bias - fb, neg: neg), true)
+    }
+    return (F80(m: 1 << 63 | frac << UInt64(63 - fb), se: UInt16(e - bias + 16383) | sign), false)
+}
 
 /// Arithmetic operation codes (ModRM.reg of D8): 0 add, 1 mul, 4 sub, 5 subr, 6 div, 7 divr;
 /// 8 sqrt (unary).
@@ -169,6 +189,41 @@ func x87ArithOp(_ op: Int, _ cw: UInt16, _ a: F80, _ b: F80, scaleA: Int = 0, sc
         }
         stF(d, 2, r)
     }
+}
+
+/// sin, cos and tan of a finite nonzero |x| < 2^63, reduced the way the x87 does: modulo pi/2
+/// with pi rounded to 66 bits (exactly, in integer arithmetic), then evaluated accurately.
+func x87Trig(_ a: F80) -> (Float80, Float80, Float80) {
+    let (m, u) = a.normalized
+    let sh = u + 65
+    let p66: UInt128 = 0x3_243F_6A88_85A3_08D3          // pi * 2^64, 66 bits
+    var k: UInt128 = 0
+    var rhi: Float80, rlo: Float80 = 0
+    if sh < 0 {
+        rhi = a.abs.f + 0                                 // |x| < 1/4: no reduction (canonical encoding)
+    } else {
+        let n = UInt128(m) << UInt128(sh)                 // |x| * 2^65
+        k = n / p66
+        let rem = n % p66                                 // (|x| - k * pi66/2) * 2^65
+        let hi = Float80(rem)
+        let hiInt = UInt128(hi)
+        let lo = rem >= hiInt ? Float80(rem - hiInt) : -Float80(hiInt - rem)
+        rhi = hi * 0x1p-65
+        rlo = lo * 0x1p-65
+    }
+    let s0 = sinl(rhi), c0 = cosl(rhi)
+    let sr = s0 + c0 * rlo, cr = c0 - s0 * rlo
+    var t = tanl(rhi)
+    t += rlo * (1 + t * t)
+    var sx: Float80, cx: Float80, tx: Float80
+    switch Int(k & 3) {
+    case 0: sx = sr; cx = cr; tx = t
+    case 1: sx = cr; cx = -sr; tx = -1 / t
+    case 2: sx = -sr; cx = -cr; tx = t
+    default: sx = -cr; cx = sr; tx = -1 / t
+    }
+    if a.neg { sx = -sx; tx = -tx }
+    return (sx, cx, tx)
 }
 
 extension CPU {
@@ -258,9 +313,12 @@ extension CPU {
     // MARK: arithmetic
 
     /// a op b with the guest's PC/RC; nil when an unmasked exception leaves the destination alone.
-    func x87Arith(_ op: Int, _ a: F80, _ b: F80) -> F80? {
+    /// `memDenormal`: the memory operand (b) was an m32/m64 denormal (DE unless a NaN or an
+    /// unsupported operand takes precedence).
+    func x87Arith(_ op: Int, _ a: F80, _ b: F80, memDenormal: Bool = false) -> F80? {
         let cw = s.pointee.fcw
         var (r, flags, c1) = x87ArithOp(op, cw, a, b)
+        if memDenormal && !a.isNaN && !a.isUnsupported && !b.isNaN { flags |= swDE }
         if x87Unmasked(flags & (swIE | swDE | swZE)) {
             x87Raise(flags & (swIE | swDE | swZE))
             return nil
@@ -284,7 +342,7 @@ extension CPU {
 
     /// FCOM family: 0 greater, 1 less, 2 equal, 3 unordered; nil when an unmasked exception
     /// suppresses the result.
-    func x87Compare(_ a: F80, _ b: F80, quiet: Bool) -> Int? {
+    func x87Compare(_ a: F80, _ b: F80, quiet: Bool, memDenormal: Bool = false) -> Int? {
         var flags: UInt16 = 0
         let res: Int
         if a.isUnsupported || b.isUnsupported {
@@ -293,7 +351,7 @@ extension CPU {
             if !quiet || a.isSNaN || b.isSNaN { flags = swIE }
             res = 3
         } else {
-            if a.isDenormal || b.isDenormal { flags = swDE }
+            if a.isDenormal || b.isDenormal || memDenormal { flags = swDE }
             let x = a.f, y = b.f
             res = x > y ? 0 : (x < y ? 1 : 2)
         }
@@ -435,7 +493,7 @@ extension CPU {
         else {
             if a.isDenormal || b.isDenormal { flags = swDE }
             if b.isInf || a.isZero {
-                r = a
+                r = a.isZero ? a : F80.exact(a.normalized.m, a.normalized.u, neg: a.neg)
             } else {
                 let (ma, ua) = a.normalized
                 let (mb, ub) = b.normalized
@@ -449,7 +507,7 @@ extension CPU {
                     cc = swC2
                     _ = q
                 } else if dexp < -1 {
-                    r = a
+                    r = F80.exact(ma, ua, neg: a.neg)
                 } else {
                     let x: UInt128, y: UInt128, unit: Int
                     if dexp >= 0 { x = UInt128(ma) << UInt128(dexp); y = UInt128(mb); unit = ub }
@@ -490,6 +548,7 @@ extension CPU {
             else if a.isNaN { if a.isSNaN { flags = swIE }; r = a.quieted }
             else if a.isZero { r = a }
             else if a.isInf { r = a.neg ? F80.one.negated : a }
+            else if a.e >= 0x3FFF && !(a.e == 0x3FFF && a.m == 1 << 63) { r = a; flags = swPE } // |x| > 1: unchanged
             else {
                 if a.isDenormal { flags = swDE }
                 let (v, sw) = x87Host(cw, a) { d in stF(d, 2, expm1l(ldF(d, 0) * ln2)) }
@@ -512,24 +571,53 @@ extension CPU {
                 if x.isDenormal || y.isDenormal { flags = swDE }
                 let p1 = code == 0x9
                 if !p1 && (x.isZero || (x.neg && !x.isZero) || (x.isInf && y.isZero) || (x == .one && y.isInf)) {
-                    // Special operands (SDM FYL2X table).
-                    if x.neg && !x.isZero { flags |= swIE; r = .indefinite }
+                    // Special operands (SDM FYL2X table); no denormal exception on these paths.
+                    flags = 0
+                    if x.neg && !x.isZero { flags = swIE; r = .indefinite }
                     else if x.isZero {
-                        if y.isZero { flags |= swIE; r = .indefinite }
+                        if y.isZero { flags = swIE; r = .indefinite }
                         else { if !y.isInf { flags |= swZE }; r = F80.posInf.withSign(!y.neg) }
-                    } else { flags |= swIE; r = .indefinite }
+                    } else { flags = swIE; r = .indefinite }
                     x87SetC1(false)
                     if x87Commit(flags) { setST(1, r); x87Pop() }
                     return
                 }
+                if p1 && (x.isZero || y.isZero) {
+                    // log2(1 + 0) * y = 0, and x * 0 = 0 (signed); 0 * infinity is invalid.
+                    if y.isInf || x.isInf { flags = swIE; r = .indefinite } else { r = F80.zero.withSign(x.neg != y.neg) }
+                    x87SetC1(false)
+                    if x87Commit(flags) { setST(1, r); x87Pop() }
+                    return
+                }
+                if p1 && x.neg && !x.isInf && x.e >= 0x3FFF && !(x.e == 0x3FFF && x.m == 1 << 63) {
+                    // x < -1 is outside FYL2XP1's domain; the processor returns x (a signed
+                    // infinity when y is infinite).
+                    r = y.isInf ? F80.posInf.withSign(x.neg != y.neg) : x
+                    if !y.isInf { flags |= swPE }
+                    x87SetC1(false)
+                    if x87Commit(flags) { setST(1, r); x87Pop() }
+                    return
+                }
+                let down = [Float80(1), pow2(-8192), pow2(-16384)]
                 let (v, sw) = x87Host(cw, x, y) { d in
                     let xv = ldF(d, 0), yv = ldF(d, 1)
-                    let l = p1 ? log1pl(xv) * log2e : log2l(xv)
-                    stF(d, 2, yv * l)
+                    if p1 {
+                        // Tiny factors are scaled up so that the product is rounded only once.
+                        var l = xv.isSubnormal ? xv : log1pl(xv), yy = yv
+                        var sc = 0
+                        if Swift.abs(l) < 0x1p-16000 { l *= pow2(8192); sc += 8192 }
+                        if Swift.abs(yy) < 0x1p-16000 { yy *= pow2(8192); sc += 8192 }
+                        let t = Swift.abs(yy) >= 1 ? (yy * l) * log2e : (yy * log2e) * l
+                        stF(d, 2, t * down[sc / 8192])
+                    } else {
+                        stF(d, 2, yv * log2l(xv))
+                    }
                 }
                 r = v
                 flags |= sw & (swIE | swZE | swOE | swUE | swPE)
-                if flags & swIE != 0 { r = .indefinite; flags &= ~swZE }
+                if flags & swIE != 0 { r = .indefinite; flags &= ~(swZE | swDE) }
+                // Exact results (y = 0, y infinite, log of 1): no precision exception.
+                if y.isZero || y.isInf || r.isZero || r.isInf { flags &= ~swPE }
             }
             x87SetC1(false)
             if x87Commit(flags) { setST(1, r); x87Pop() }
@@ -570,14 +658,10 @@ extension CPU {
                 if a.isZero {
                     r1 = a; r2 = .one
                 } else {
-                    let tan = code == 2
-                    let (v1, sw1) = x87Host(cw, a) { d in stF(d, 2, tan ? tanl(ldF(d, 0)) : sinl(ldF(d, 0))) }
-                    r1 = v1
-                    flags |= (sw1 & swUE) | swPE
-                    if tan { r2 = .one } else {
-                        let (v2, _) = x87Host(cw, a) { d in stF(d, 2, cosl(ldF(d, 0))) }
-                        r2 = v2
-                    }
+                    let (sx, cx, tx) = x87Trig(a)
+                    flags |= swPE
+                    if code == 2 { r1 = F80(tx); r2 = .one } else { r1 = F80(sx); r2 = F80(cx) }
+                    if r1.isDenormal { flags |= swUE }
                 }
             }
             if x87Commit(flags) { setST(0, r1); x87Push(r2) }
@@ -593,10 +677,9 @@ extension CPU {
                 if a.isDenormal { flags = swDE }
                 if a.isZero { r = code == 0xE ? a : .one }
                 else {
-                    let sin = code == 0xE
-                    let (v, sw) = x87Host(cw, a) { d in stF(d, 2, sin ? sinl(ldF(d, 0)) : cosl(ldF(d, 0))) }
-                    r = v
-                    flags |= (sw & swUE) | swPE
+                    let (sx, cx, _) = x87Trig(a)
+                    r = F80(code == 0xE ? sx : cx)
+                    flags |= swPE | (r.isDenormal ? swUE : 0)
                 }
             }
             if x87Commit(flags) { setST(0, r) }

@@ -7,6 +7,27 @@ import Glibc
 import CPU
 import CPUState
 
+nonisolated(unsafe) var fpuAsmCache: [String: [UInt8]] = [:]
+
+/// Assembles a complete nasm source (cached).
+func fpuAssemble(_ full: String) -> [UInt8] {
+    if let b = fpuAsmCache[full] { return b }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fpu-\(getpid())-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let inp = dir.appendingPathComponent("a.asm"), out = dir.appendingPathComponent("a.bin")
+    try! full.write(to: inp, atomically: true, encoding: .utf8)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/nasm")
+    p.arguments = ["-f", "bin", "-o", out.path, inp.path]
+    try! p.run()
+    p.waitUntilExit()
+    XCTAssertEqual(p.terminationStatus, 0, "nasm failed on: \(full)")
+    let b = [UInt8]((try? Data(contentsOf: out)) ?? Data())
+    fpuAsmCache[full] = b
+    return b
+}
+
 /// x87 tests. Code is assembled with nasm and run at 0x1000 (64-bit flat by default; real mode
 /// and 32-bit protected mode for the FSAVE/FSTENV layouts). Expected values come from the host:
 /// Float80 arithmetic under `fesetround`, SSE float/double arithmetic for precision control,
@@ -15,7 +36,6 @@ final class FPUTests: XCTestCase {
     var mem: PhysicalMemory!
     var cpu: CPU!
     var fault: Fault?
-    nonisolated(unsafe) static var asmCache: [String: [UInt8]] = [:]
     var bits = 64
 
     override func setUp() {
@@ -62,24 +82,7 @@ final class FPUTests: XCTestCase {
 
     // MARK: harness
 
-    func assemble(_ src: String) -> [UInt8] {
-        let full = "bits \(bits)\norg 0x1000\n" + src + "\n"
-        if let b = Self.asmCache[full] { return b }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fpu-\(getpid())-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let inp = dir.appendingPathComponent("a.asm"), out = dir.appendingPathComponent("a.bin")
-        try! full.write(to: inp, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/nasm")
-        p.arguments = ["-f", "bin", "-o", out.path, inp.path]
-        try! p.run()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "nasm failed on: \(src)")
-        let b = [UInt8]((try? Data(contentsOf: out)) ?? Data())
-        Self.asmCache[full] = b
-        return b
-    }
+    func assemble(_ src: String) -> [UInt8] { fpuAssemble("bits \(bits)\norg 0x1000\n" + src + "\n") }
 
     /// Runs `src` (instructions separated by newlines or ';') from 0x1000; returns the first fault.
     @discardableResult
@@ -714,6 +717,239 @@ final class FPUTests: XCTestCase {
         mem.write(0x3044, size: 2, value: 0xFFC0)
         run("fldcw [0x3044]; fnstcw [0x3046]")
         XCTAssertEqual(mem.read(0x3046, size: 2), 0x1F40)
+    }
+}
+#endif
+
+#if arch(x86_64)
+/// Differential tests: the same instruction bytes run natively on the host's x87 (in an mmap'd
+/// executable page: FRSTOR [rsi]; instructions; FNSAVE [rsi]; RET) and in the emulator, comparing
+/// the whole saved x87 state (control, status, tags, registers) and the memory they wrote.
+final class FPUTestsNative: XCTestCase {
+    typealias NativeFn = @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void
+    var mem: PhysicalMemory!
+    var cpu: CPU!
+    var fault: Fault?
+    var natives: [String: NativeFn] = [:]
+    var rng = Xorshift(seed: 0x1234_5678_9ABC_DEF1)
+
+    struct Xorshift {
+        var s: UInt64
+        init(seed: UInt64) { s = seed }
+        mutating func next() -> UInt64 { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return s }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    }
+
+    override func setUp() {
+        mem = PhysicalMemory(ramSize: 1 << 20)
+        cpu = CPU(memory: mem, ports: PortBus())
+        cpu.s.pointee.cr0 = 0x33
+        cpu.s.pointee.cr4 = 0x600
+        cpu.s.pointee.efer = 0x500
+        cpu.sreg[1].attr = UInt16(ATTR_P | ATTR_S | 0xB | ATTR_L)
+        for i in [0, 2, 3, 4, 5] {
+            cpu.sreg[i] = SegmentCache(base: 0, limit: 0xFFFF_FFFF, selector: 0x10, attr: UInt16(ATTR_P | ATTR_S | 0x3 | ATTR_DB | ATTR_G))
+        }
+        cpu.updateMode()
+        cpu.gpr[4] = 0x80000
+        cpu.traceFault = { [unowned self] _, f in if self.fault == nil { self.fault = f } }
+    }
+
+    func native(_ src: String) -> NativeFn? {
+        if let f = natives[src] { return f }
+        let code = fpuAssemble("bits 64\n" + "frstor [rsi]\n" + src.replacingOccurrences(of: ";", with: "\n") + "\nfnsave [rsi]\nret")
+        guard let page = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              page != MAP_FAILED else { return nil }
+        for (i, b) in code.enumerated() { page.storeBytes(of: b, toByteOffset: i, as: UInt8.self) }
+        if mprotect(page, 4096, PROT_READ | PROT_EXEC) != 0 { return nil }
+        let f = unsafeBitCast(page, to: NativeFn.self)
+        natives[src] = f
+        return f
+    }
+
+    /// Interesting 80-bit values: specials, denormals, unsupported encodings, random normals.
+    func value() -> (UInt64, UInt16) {
+        let sign: UInt16 = rng.next() & 1 != 0 ? 0x8000 : 0
+        switch rng.below(16) {
+        case 0: return (0, sign)
+        case 1: return (1 << 63, 0x7FFF | sign)                                    // infinity
+        case 2: return (0xC000_0000_0000_0000 | (rng.next() >> 3), 0x7FFF | sign)  // QNaN
+        case 3: return (0x8000_0000_0000_0000 | (rng.next() >> 3) | 1, 0x7FFF | sign) // SNaN
+        case 4: return (rng.next() >> UInt64(1 + rng.below(62)), sign)             // denormal
+        case 5: return (rng.next() | 1 << 63, sign)                                // pseudo-denormal
+        case 6: return (rng.next() >> 1, UInt16(1 + rng.below(0x7FFE)) | sign)    // unnormal
+        case 7: return (rng.next() | 1 << 63, UInt16(1 + rng.below(3)) | sign)    // tiny normal
+        case 8: return (rng.next() | 1 << 63, UInt16(0x7FFE - rng.below(3)) | sign) // huge normal
+        case 9: return (UInt64(rng.below(1 << 16)) << 48 | 1 << 63, UInt16(0x3FFF + rng.below(20)) | sign) // short integers
+        case 10: return (0xC000_0000_0000_0000, UInt16(0x3FFE + rng.below(3)) | sign) // halves
+        default: return (rng.next() | 1 << 63, UInt16(0x3FFF - 40 + rng.below(80)) | sign)
+        }
+    }
+
+    func memValue(_ size: Int) -> UInt64 {
+        let r = rng.next()
+        switch rng.below(8) {
+        case 0: return size == 4 ? 0x7F80_0001 : 0x7FF0_0000_0000_0001       // SNaN
+        case 1: return size == 4 ? r & 0x807F_FFFF : r & 0x800F_FFFF_FFFF_FFFF // denormal
+        case 2: return size == 2 ? r & 0xFFFF : (size == 4 ? r & 0xFFFF_FFFF : r)
+        case 3: return 0
+        default:
+            if size == 4 { return UInt64(Float(bitPattern: UInt32(truncatingIfNeeded: r) & 0xC7FF_FFFF | 0x3800_0000).bitPattern) }
+            return r & 0xC7FF_FFFF_FFFF_FFFF | 0x3800_0000_0000_0000
+        }
+    }
+
+    /// Runs `src` natively and in the emulator from the same random state; returns mismatches.
+    func compare(_ src: String, ccMask: UInt16, iterations: Int, randomStack: Bool = false, tolerant: Bool = false) -> [String] {
+        guard let fn = native(src) else {
+            print("FPUTestsNative: no executable memory on this host; skipped \(src)")
+            return []
+        }
+        var bad: [String] = []
+        let img = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 16)
+        let area = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 16)
+        defer { img.deallocate(); area.deallocate() }
+        for _ in 0..<iterations {
+            // State image: CW (random RC/PC, all masked), TOP = 6, ST0/ST1 random, rest empty.
+            var pre = [UInt8](repeating: 0, count: 108)
+            let cw = UInt16(0x037F & ~0x0F00) | UInt16(rng.below(4)) << 10 | UInt16([0, 2, 3][rng.below(3)]) << 8
+            let topv = randomStack ? rng.below(8) : 6
+            let sw = UInt16(topv) << 11
+            pre[0] = UInt8(cw & 0xFF); pre[1] = UInt8(cw >> 8)
+            pre[4] = UInt8(sw & 0xFF); pre[5] = UInt8(sw >> 8)
+            var tw: UInt16 = 0xFFFF
+            for i in 0..<(randomStack ? 8 : 2) where !randomStack || rng.below(3) != 0 {
+                let p = (topv + i) & 7
+                tw &= ~(3 << UInt16(2 * p))
+            }
+            if randomStack && rng.below(4) == 0 { tw = 0xFFFF }
+            if randomStack && rng.below(4) == 0 { tw = 0 }
+            pre[8] = UInt8(tw & 0xFF); pre[9] = UInt8(tw >> 8)
+            for i in 0..<(randomStack ? 8 : 2) {
+                let (m, e) = value()
+                for k in 0..<8 { pre[28 + 10 * i + k] = UInt8(truncatingIfNeeded: m >> UInt64(8 * k)) }
+                pre[36 + 10 * i] = UInt8(e & 0xFF); pre[37 + 10 * i] = UInt8(e >> 8)
+            }
+            var memBytes = [UInt8](repeating: 0xA5, count: 64)
+            let mv = memValue(8), mv4 = memValue(4), mv2 = memValue(2)
+            for k in 0..<8 { memBytes[k] = UInt8(truncatingIfNeeded: mv >> UInt64(8 * k)) }
+            for k in 0..<4 { memBytes[8 + k] = UInt8(truncatingIfNeeded: mv4 >> UInt64(8 * k)) }
+            for k in 0..<2 { memBytes[12 + k] = UInt8(truncatingIfNeeded: mv2 >> UInt64(8 * k)) }
+            // Native.
+            for k in 0..<108 { img.storeBytes(of: pre[k], toByteOffset: k, as: UInt8.self) }
+            for k in 0..<64 { area.storeBytes(of: memBytes[k], toByteOffset: k, as: UInt8.self) }
+            fn(area, img)
+            let nImg = (0..<108).map { img.load(fromByteOffset: $0, as: UInt8.self) }
+            let nMem = (0..<64).map { area.load(fromByteOffset: $0, as: UInt8.self) }
+            // Emulator.
+            for k in 0..<108 { mem.write(0x4000 + UInt64(k), size: 1, value: UInt64(pre[k])) }
+            for k in 0..<64 { mem.write(0x3000 + UInt64(k), size: 1, value: UInt64(memBytes[k])) }
+            cpu.gpr[6] = 0x4000
+            cpu.gpr[7] = 0x3000
+            cpu.traceFault = { [unowned self] _, f in if self.fault == nil { self.fault = f } }
+            fault = nil
+            runEmu("frstor [rsi];" + src + ";fnsave [rsi]")
+            let eImg = (0..<108).map { UInt8(mem.read(0x4000 + UInt64($0), size: 1)) }
+            let eMem = (0..<64).map { UInt8(mem.read(0x3000 + UInt64($0), size: 1)) }
+            var diff = fault != nil
+            let nsw = UInt16(nImg[4]) | UInt16(nImg[5]) << 8, esw = UInt16(eImg[4]) | UInt16(eImg[5]) << 8
+            let keep: UInt16 = 0xBAFF | ccMask   // everything but C0 C2 C3 unless requested
+            if tolerant {
+                if (nsw ^ esw) & keep & ~0x0220 != 0 { diff = true }
+                if nImg[0..<2] != eImg[0..<2] || nImg[8..<10] != eImg[8..<10] { diff = true }
+                for i in 0..<8 {
+                    let a = f80(nImg, 28 + 10 * i), b = f80(eImg, 28 + 10 * i)
+                    if a.isFinite && b.isFinite && a != 0 && b != 0 && a.sign == b.sign {
+                        if Swift.abs(a - b) > Swift.max(Swift.abs(a) * 0x1p-58, 4 * Float80.leastNonzeroMagnitude) { diff = true }
+                    } else if nImg[(28 + 10 * i)..<(38 + 10 * i)] != eImg[(28 + 10 * i)..<(38 + 10 * i)] { diff = true }
+                }
+            } else {
+                if (nsw ^ esw) & keep != 0 { diff = true }
+                if nImg[0..<2] != eImg[0..<2] || nImg[8..<10] != eImg[8..<10] || nImg[28..<108] != eImg[28..<108] { diff = true }
+            }
+            if nMem != eMem { diff = true }
+            if diff && bad.count < 8 {
+                func hex(_ b: ArraySlice<UInt8>) -> String { b.reversed().map { String(format: "%02x", $0) }.joined() }
+                var d = "\(src) cw=\(String(cw, radix: 16)) sw=\(String(sw, radix: 16)) tw=\(String(tw, radix: 16)) in ST0=\(hex(pre[28..<38])) ST1=\(hex(pre[38..<48])) ST7=\(hex(pre[98..<108])) mem=\(hex(memBytes[0..<16]))"
+                d += "\n   native sw=\(String(nsw, radix: 16)) tw=\(hex(nImg[8..<10])) ST0=\(hex(nImg[28..<38])) ST1=\(hex(nImg[38..<48])) mem16=\(hex(nMem[16..<32]))"
+                d += "\n   emu    sw=\(String(esw, radix: 16)) tw=\(hex(eImg[8..<10])) ST0=\(hex(eImg[28..<38])) ST1=\(hex(eImg[38..<48])) mem16=\(hex(eMem[16..<32])) fault=\(String(describing: fault))"
+                bad.append(d)
+            }
+        }
+        return bad
+    }
+
+    func f80(_ b: [UInt8], _ o: Int) -> Float80 {
+        var v = Float80(0)
+        withUnsafeMutableBytes(of: &v) { for k in 0..<10 { $0[k] = b[o + k] } }
+        return v
+    }
+
+    func runEmu(_ src: String) {
+        let code = fpuAssemble("bits 64\norg 0x1000\n" + src.replacingOccurrences(of: ";", with: "\n") + "\n")
+        for (i, b) in code.enumerated() { mem.write(0x1000 + UInt64(i), size: 1, value: UInt64(b)) }
+        cpu.rip = 0x1000
+        var d = Instr()
+        let end = 0x1000 + UInt64(code.count)
+        var n = 0
+        while cpu.rip != end && fault == nil && n < 1000 { cpu.step(&d); n += 1 }
+    }
+
+    func check(_ cases: [(String, UInt16)], iterations: Int = 300, randomStack: Bool = false, tolerant: Bool = false) {
+        for (src, cc) in cases {
+            let bad = compare(src, ccMask: cc, iterations: iterations, randomStack: randomStack, tolerant: tolerant)
+            XCTAssert(bad.isEmpty, "\(bad.count)+ mismatches:\n" + bad.joined(separator: "\n"))
+        }
+    }
+
+    let allCC: UInt16 = 0x4500
+
+    func testNativeArithmetic() {
+        check([("fadd st0, st1", 0), ("fsub st0, st1", 0), ("fsubr st0, st1", 0), ("fmul st0, st1", 0),
+               ("fdiv st0, st1", 0), ("fdivr st0, st1", 0), ("faddp st1, st0", 0), ("fdivrp st1, st0", 0),
+               ("fsqrt", 0), ("fadd dword [rdi+8]", 0), ("fmul qword [rdi]", 0), ("fiadd word [rdi+12]", 0),
+               ("fidivr dword [rdi+8]", 0), ("fsubr qword [rdi]", 0)])
+    }
+
+    func testNativeLoadsStoresConversions() {
+        check([("fld dword [rdi+8]", 0), ("fld qword [rdi]", 0), ("fild word [rdi+12]", 0), ("fild qword [rdi]", 0),
+               ("fst dword [rdi+16]", 0), ("fstp qword [rdi+16]", 0), ("fstp tword [rdi+16]", 0),
+               ("fist word [rdi+16]", 0), ("fistp dword [rdi+16]", 0), ("fistp qword [rdi+16]", 0),
+               ("fisttp word [rdi+16]", 0), ("fisttp qword [rdi+16]", 0), ("fbstp [rdi+16]", 0),
+               ("fld st1", 0), ("fst st1", 0), ("fxch st1", 0), ("fchs", 0), ("fabs", 0)])
+    }
+
+    func testNativeComparesAndClassify() {
+        check([("fcom st1", allCC), ("fcomp st1", allCC), ("fucompp", allCC), ("fucom st1", allCC), ("ftst", allCC),
+               ("fxam", allCC), ("fcom dword [rdi+8]", allCC), ("ficomp word [rdi+12]", allCC),
+               ("fcomi st0, st1; pushfq; pop rax; and eax, 0x8d5; mov [rdi+16], rax", 0),
+               ("fucomip st0, st1; pushfq; pop rax; and eax, 0x8d5; mov [rdi+16], rax", 0)])
+    }
+
+    func testNativeSpecialInstructions() {
+        check([("frndint", 0), ("fscale", 0), ("fxtract", 0), ("fprem", allCC), ("fprem1", allCC)])
+    }
+
+    /// Random TOP and tags: stack overflow/underflow masked responses against the hardware.
+    func testNativeStackFaults() {
+        check([("fadd st0, st1", 0), ("faddp st2, st0", 0), ("fld st3", 0), ("fld dword [rdi+8]", 0), ("fild word [rdi+12]", 0),
+               ("fldpi", 0), ("fld1; fldl2e", 0), ("fxch st2", 0), ("fst st3", 0), ("fstp st1", 0), ("fstp qword [rdi+16]", 0),
+               ("fistp dword [rdi+16]", 0), ("fbstp [rdi+16]", 0), ("fcompp", allCC), ("fucomi st0, st1; pushfq; pop rax; and eax, 0x8d5; mov [rdi+16], rax", 0),
+               ("fxtract", 0), ("fsqrt", 0), ("fchs", 0), ("fprem", 0), ("fscale", 0), ("fincstp; fdecstp", 0), ("ffree st1", 0),
+               ("fcmovb st0, st2", 0), ("fxam", allCC), ("ftst", allCC), ("fdivrp st1, st0", 0), ("fsubr qword [rdi]", 0)],
+              randomStack: true)
+        check([("fptan", 0), ("fsincos", 0), ("fyl2x", 0), ("fpatan", 0), ("fsin", 0), ("f2xm1", 0)], randomStack: true, tolerant: true)
+    }
+
+    func testNativeTranscendentals() {
+        check([("fsin", 0x400), ("fcos", 0x400), ("fptan", 0x400), ("fsincos", 0x400), ("fpatan", 0), ("f2xm1", 0),
+               ("fyl2x", 0), ("fyl2xp1", 0)], iterations: 400, tolerant: true)
+    }
+
+    /// FSTENV/FSAVE images and FXSAVE (pointer fields excluded) after an arithmetic instruction.
+    func testNativeStateImages() {
+        check([("fadd st0, st1; fnstenv [rdi+16]; fldenv [rdi+16]; mov dword [rdi+28], 0; mov dword [rdi+32], 0; mov dword [rdi+36], 0; mov dword [rdi+40], 0", 0), ("fnstcw [rdi+16]; fnstsw [rdi+18]; fxam; fnstsw [rdi+20]", 0)],
+              randomStack: true)
     }
 }
 #endif
