@@ -4,6 +4,7 @@ set -euo pipefail
 need=()
 command -v nasm >/dev/null 2>&1 || need+=(nasm)
 command -v gzip >/dev/null 2>&1 || need+=(gzip)
+command -v bc >/dev/null 2>&1 || need+=(bc)
 if [ ${#need[@]} -gt 0 ]; then
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
