@@ -256,7 +256,10 @@ extension CPU {
             if double { stF(d, 2, Float80(d.load(as: Double.self))) }
             else { stF(d, 2, Float80(d.load(as: Float.self))) }
         }
-        return x87Commit(sw & (swIE | swDE)) ? r : nil
+        // An unmasked denormal exception does not stop the load (it is reported afterwards).
+        if sw & swIE != 0 && x87Unmasked(swIE) { x87Raise(swIE); return nil }
+        x87Raise(sw & (swIE | swDE))
+        return r
     }
 
     /// Pushes a value (stack overflow checked: masked response pushes the indefinite).
@@ -282,32 +285,30 @@ extension CPU {
 
     /// Compares ST(0) with `src` (FCOM/FUCOM family), sets C3/C2/C0 and pops `pops` times.
     func x87Com(_ i: Int, src: F80, srcEmpty: Bool, quiet: Bool, pops: Int, memDenormal: Bool = false) {
-        var res: Int
+        var res = 3
+        var unmasked: Bool
         if x87Empty(0) || srcEmpty {
-            if !x87Underflow() { return }
-            res = 3
+            unmasked = !x87Underflow()
         } else {
-            guard let r = x87Compare(st(0), src, quiet: quiet, memDenormal: memDenormal) else { return }
-            res = r
+            (res, unmasked) = x87Compare(st(0), src, quiet: quiet, memDenormal: memDenormal)
         }
         let cc: [UInt16] = [0, swC0, swC3, swC0 | swC2 | swC3]
         x87SetCC(cc[res], mask: swC0 | swC2 | swC3)
-        for _ in 0..<pops { x87Pop() }
+        if !unmasked { for _ in 0..<pops { x87Pop() } }
     }
 
     /// FCOMI/FUCOMI(P): ZF/PF/CF from the comparison of ST(0) with ST(i); OF/SF/AF cleared.
     func x87Comi(_ i: Int, quiet: Bool, pop: Bool) {
-        var res: Int
+        var res = 3
+        var unmasked: Bool
         if x87Empty(0) || x87Empty(i) {
-            if !x87Underflow() { return }
-            res = 3
+            unmasked = !x87Underflow()
         } else {
-            guard let r = x87Compare(st(0), st(i), quiet: quiet) else { return }
-            res = r
+            (res, unmasked) = x87Compare(st(0), st(i), quiet: quiet)
         }
         let fl: [UInt64] = [0, FlagBit.CF, FlagBit.ZF, FlagBit.ZF | FlagBit.PF | FlagBit.CF]
         setFlags(fl[res], mask: FlagBit.ZF | FlagBit.PF | FlagBit.CF | FlagBit.OF | FlagBit.SF | FlagBit.AF)
-        if pop { x87Pop() }
+        if pop && !unmasked { x87Pop() }
     }
 
     // MARK: register forms

@@ -318,7 +318,11 @@ extension CPU {
     func x87Arith(_ op: Int, _ a: F80, _ b: F80, memDenormal: Bool = false) -> F80? {
         let cw = s.pointee.fcw
         var (r, flags, c1) = x87ArithOp(op, cw, a, b)
-        if memDenormal && !a.isNaN && !a.isUnsupported && !b.isNaN { flags |= swDE }
+        // A denormal memory operand raises DE unless a NaN/unsupported operand or a division by
+        // zero takes precedence.
+        let divByZero = (op == 6 && b.isZero) || (op == 7 && a.isZero)
+        if memDenormal && !a.isNaN && !a.isUnsupported && !b.isNaN && !divByZero { flags |= swDE }
+        let before = flags
         if x87Unmasked(flags & (swIE | swDE | swZE)) {
             x87Raise(flags & (swIE | swDE | swZE))
             return nil
@@ -328,21 +332,22 @@ extension CPU {
             let k = -24576
             let (sa, sb): (Int, Int) = op == 1 ? (k / 2, k / 2) : (op == 6 ? (k / 2, -k / 2) : (op == 7 ? (-k / 2, k / 2) : (k, k)))
             (r, flags, c1) = x87ArithOp(op, cw, a, b, scaleA: sa, scaleB: sb)
-            flags = (flags & swPE) | swOE
+            flags = (before & ~(swOE | swUE | swPE)) | (flags & swPE) | swOE
         } else if x87Unmasked(swUE) && op != 8 && (flags & swUE != 0 || (r.isDenormal && !a.isNaN && !b.isNaN)) {
             let k = 24576
             let (sa, sb): (Int, Int) = op == 1 ? (k / 2, k / 2) : (op == 6 ? (k / 2, -k / 2) : (op == 7 ? (-k / 2, k / 2) : (k, k)))
             (r, flags, c1) = x87ArithOp(op, cw, a, b, scaleA: sa, scaleB: sb)
-            flags = (flags & swPE) | swUE
+            flags = (before & ~(swOE | swUE | swPE)) | (flags & swPE) | swUE
         }
         x87Raise(flags)
         x87SetC1(c1)
         return r
     }
 
-    /// FCOM family: 0 greater, 1 less, 2 equal, 3 unordered; nil when an unmasked exception
-    /// suppresses the result.
-    func x87Compare(_ a: F80, _ b: F80, quiet: Bool, memDenormal: Bool = false) -> Int? {
+    /// FCOM family: 0 greater, 1 less, 2 equal, 3 unordered.
+    /// The condition codes are set even when the exception is unmasked (the processor does so);
+    /// `unmasked` tells the caller not to pop.
+    func x87Compare(_ a: F80, _ b: F80, quiet: Bool, memDenormal: Bool = false) -> (res: Int, unmasked: Bool) {
         var flags: UInt16 = 0
         let res: Int
         if a.isUnsupported || b.isUnsupported {
@@ -356,8 +361,7 @@ extension CPU {
             res = x > y ? 0 : (x < y ? 1 : 2)
         }
         x87SetC1(false)
-        if flags != 0 && x87Raise(flags) { return nil }
-        return res
+        return (res, flags != 0 && x87Raise(flags))
     }
 
     /// Converts to a signed integer of `bits` bits (FIST/FISTTP). Returns the value to store (the
@@ -455,9 +459,9 @@ extension CPU {
             } else {
                 let t = b.f.rounded(.towardZero)
                 let k = t > 200_000 ? 200_000 : (t < -200_000 ? -200_000 : Int(t))
-                let f2: UInt16
-                var c1 = false
-                (r, f2, c1) = x87Round(s.pointee.fcw | 0x300, a, b) { d in
+                let cw = s.pointee.fcw | 0x300
+                func scaled(_ k: Int) -> (F80, UInt16, Bool) {
+                  x87Round(cw, a, b) { d in
                     var x = ldF(d, 0)
                     var k = k
                     if k >= 0 {
@@ -473,7 +477,20 @@ extension CPU {
                         x = x * pow2(Swift.max(k, -200))
                     }
                     stF(d, 2, x)
+                  }
                 }
+                var (v, f2, c1) = scaled(k)
+                // Unmasked overflow/underflow: exponent rebiased by 24576; still out of range: infinity/zero.
+                if f2 & swOE != 0 && x87Unmasked(swOE) {
+                    (v, f2, c1) = scaled(k - 24576)
+                    if f2 & swOE != 0 || v.e == 0x7FFF { v = F80.posInf.withSign(a.neg); c1 = true }
+                    f2 = (f2 & swPE) | swOE
+                } else if f2 & swUE != 0 && x87Unmasked(swUE) {
+                    (v, f2, c1) = scaled(k + 24576)
+                    if f2 & swUE != 0 || v.isZero { v = F80.zero.withSign(a.neg); c1 = false }
+                    f2 = (f2 & swPE) | swUE
+                }
+                r = v
                 flags |= f2 & ~swDE
                 x87SetC1(c1)
             }
@@ -526,6 +543,12 @@ extension CPU {
                     cc = (q & 4 != 0 ? swC0 : 0) | (q & 2 != 0 ? swC3 : 0) | (q & 1 != 0 ? swC1 : 0)
                 }
             }
+        }
+        if r.isDenormal && flags & swIE == 0 && x87Unmasked(swUE) {
+            // A tiny (exact) remainder with underflow unmasked is delivered rebiased.
+            let (m, u) = r.normalized
+            r = F80.exact(m, u + 24576, neg: r.neg)
+            flags |= swUE
         }
         if x87Commit(flags) {
             setST(0, r)
