@@ -817,7 +817,7 @@ final class FPUTestsNative: XCTestCase {
         }
         var bad: [String] = []
         let img = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 16)
-        let area = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 16)
+        let area = UnsafeMutableRawPointer.allocate(byteCount: 640, alignment: 16)
         defer { img.deallocate(); area.deallocate() }
         for _ in 0..<iterations {
             // State image: CW (random RC/PC, all masked), TOP = 6, ST0/ST1 random, rest empty.
@@ -841,27 +841,27 @@ final class FPUTestsNative: XCTestCase {
                 for k in 0..<8 { pre[28 + 10 * i + k] = UInt8(truncatingIfNeeded: m >> UInt64(8 * k)) }
                 pre[36 + 10 * i] = UInt8(e & 0xFF); pre[37 + 10 * i] = UInt8(e >> 8)
             }
-            var memBytes = [UInt8](repeating: 0xA5, count: 64)
+            var memBytes = [UInt8](repeating: 0xA5, count: 640)
             let mv = memValue(8), mv4 = memValue(4), mv2 = memValue(2)
             for k in 0..<8 { memBytes[k] = UInt8(truncatingIfNeeded: mv >> UInt64(8 * k)) }
             for k in 0..<4 { memBytes[8 + k] = UInt8(truncatingIfNeeded: mv4 >> UInt64(8 * k)) }
             for k in 0..<2 { memBytes[12 + k] = UInt8(truncatingIfNeeded: mv2 >> UInt64(8 * k)) }
             // Native.
             for k in 0..<108 { img.storeBytes(of: pre[k], toByteOffset: k, as: UInt8.self) }
-            for k in 0..<64 { area.storeBytes(of: memBytes[k], toByteOffset: k, as: UInt8.self) }
+            for k in 0..<640 { area.storeBytes(of: memBytes[k], toByteOffset: k, as: UInt8.self) }
             fn(area, img)
             let nImg = (0..<108).map { img.load(fromByteOffset: $0, as: UInt8.self) }
-            let nMem = (0..<64).map { area.load(fromByteOffset: $0, as: UInt8.self) }
+            let nMem = (0..<224).map { area.load(fromByteOffset: $0, as: UInt8.self) }
             // Emulator.
             for k in 0..<108 { mem.write(0x4000 + UInt64(k), size: 1, value: UInt64(pre[k])) }
-            for k in 0..<64 { mem.write(0x3000 + UInt64(k), size: 1, value: UInt64(memBytes[k])) }
+            for k in 0..<640 { mem.write(0x3000 + UInt64(k), size: 1, value: UInt64(memBytes[k])) }
             cpu.gpr[6] = 0x4000
             cpu.gpr[7] = 0x3000
             cpu.traceFault = { [unowned self] _, f in if self.fault == nil { self.fault = f } }
             fault = nil
             runEmu("frstor [rsi];" + src + ";fnsave [rsi]")
             let eImg = (0..<108).map { UInt8(mem.read(0x4000 + UInt64($0), size: 1)) }
-            let eMem = (0..<64).map { UInt8(mem.read(0x3000 + UInt64($0), size: 1)) }
+            let eMem = (0..<224).map { UInt8(mem.read(0x3000 + UInt64($0), size: 1)) }
             var diff = fault != nil
             let nsw = UInt16(nImg[4]) | UInt16(nImg[5]) << 8, esw = UInt16(eImg[4]) | UInt16(eImg[5]) << 8
             // Unmasked overflow/underflow with PC < 64: the processor's rebiased result can differ
@@ -887,6 +887,10 @@ final class FPUTestsNative: XCTestCase {
                 var d = "\(src) cw=\(String(cw, radix: 16)) sw=\(String(sw, radix: 16)) tw=\(String(tw, radix: 16)) in ST0=\(hex(pre[28..<38])) ST1=\(hex(pre[38..<48])) ST7=\(hex(pre[98..<108])) mem=\(hex(memBytes[0..<16]))"
                 d += "\n   native sw=\(String(nsw, radix: 16)) tw=\(hex(nImg[8..<10])) ST0=\(hex(nImg[28..<38])) ST1=\(hex(nImg[38..<48])) mem16=\(hex(nMem[16..<32]))"
                 d += "\n   emu    sw=\(String(esw, radix: 16)) tw=\(hex(eImg[8..<10])) ST0=\(hex(eImg[28..<38])) ST1=\(hex(eImg[38..<48])) mem16=\(hex(eMem[16..<32])) fault=\(String(describing: fault))"
+                if let k = (0..<224).first(where: { nMem[$0] != eMem[$0] }) {
+                    let lo = k & ~7
+                    d += "\n   first memory difference at +\(k): native \(hex(nMem[lo..<(lo + 8)])) emu \(hex(eMem[lo..<(lo + 8)]))"
+                }
                 bad.append(d)
             }
         }
@@ -960,6 +964,17 @@ final class FPUTestsNative: XCTestCase {
     func testNativeTranscendentals() {
         check([("fsin", 0x400), ("fcos", 0x400), ("fptan", 0x400), ("fsincos", 0x400), ("fpatan", 0), ("f2xm1", 0),
                ("fyl2x", 0), ("fyl2xp1", 0)], iterations: 400, tolerant: true)
+    }
+
+    /// FXSAVE images (pointer fields and FOP cleared) and FXSAVE/FNINIT/FXRSTOR round trips; BCD,
+    /// integer loads, FLDCW, FFREEP, FCMOV after FCOMI.
+    func testNativeFXSaveAndMisc() {
+        let clear = "mov qword [rdi+70], 0; mov qword [rdi+78], 0; mov qword [rdi+80], 0; mov dword [rdi+88], 0"
+        check([("fxsave [rdi+64]; " + clear, 0), ("fadd st0, st1; fxsave [rdi+64]; fninit; fxrstor [rdi+64]; " + clear, 0),
+               ("fxsave64 [rdi+64]; fldz; fxrstor64 [rdi+64]; " + clear, 0),
+               ("fbld [rdi]", 0), ("fild dword [rdi+8]", 0), ("fldcw [rdi+12]; fadd st0, st1", 0), ("ffreep st1", 0),
+               ("fcomi st0, st1; fcmovb st0, st1", 0), ("fucomi st0, st1; fcmovnbe st0, st1", 0), ("fcomi st0, st1; fcmovu st0, st1", 0)],
+              randomStack: true)
     }
 
     /// Unmasked exceptions: a single instruction sets ES; FNSAVE (non-waiting) captures the state
