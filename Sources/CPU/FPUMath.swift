@@ -70,6 +70,14 @@ struct F80: Equatable {
         return (m, e - 16383 - 63)
     }
 
+    /// self * 2^k exactly (finite nonzero values; the caller keeps the result in range).
+    func scaled(_ k: Int) -> F80 {
+        if k == 0 || isZero || e == 0x7FFF || isUnsupported { return self }
+        let (nm, u) = normalized
+        if u + k + 63 + 16383 > 0x7FFE { return F80.posInf.withSign(neg) }
+        return F80.exact(nm, u + k, neg: neg)
+    }
+
     /// Exact value m * 2^u (must be representable: m < 2^64, result within range).
     static func exact(_ m: UInt64, _ u: Int, neg: Bool) -> F80 {
         if m == 0 { return F80(m: 0, se: neg ? 0x8000 : 0) }
@@ -173,10 +181,9 @@ func x87Widen(_ bits: UInt64, double: Bool) -> (F80, Bool) {
 /// Arithmetic operation codes (ModRM.reg of D8): 0 add, 1 mul, 4 sub, 5 subr, 6 div, 7 divr;
 /// 8 sqrt (unary).
 func x87ArithOp(_ op: Int, _ cw: UInt16, _ a: F80, _ b: F80, scaleA: Int = 0, scaleB: Int = 0) -> (F80, UInt16, Bool) {
-    x87Round(cw, a, b) { d in
-        var x = ldF(d, 0), y = ldF(d, 1)
-        if scaleA != 0 { let s = pow2(scaleA / 2); x = x * s * s }
-        if scaleB != 0 { let s = pow2(scaleB / 2); y = y * s * s }
+    // Rebiasing scales are applied exactly in software (host multiplies would round to PC).
+    x87Round(cw, a.scaled(scaleA), b.scaled(scaleB)) { d in
+        let x = ldF(d, 0), y = ldF(d, 1)
         let r: Float80
         switch op {
         case 0: r = x + y
@@ -544,7 +551,7 @@ extension CPU {
                 }
             }
         }
-        if r.isDenormal && flags & swIE == 0 && x87Unmasked(swUE) {
+        if r.isDenormal && flags & swIE == 0 && !b.isInf && x87Unmasked(swUE) {
             // A tiny (exact) remainder with underflow unmasked is delivered rebiased.
             let (m, u) = r.normalized
             r = F80.exact(m, u + 24576, neg: r.neg)
