@@ -155,11 +155,16 @@ extension CPU {
                 return
             }
             let a = st(0)
-            let (r, flags, c1) = x87Round(s.pointee.fcw | 0x300, a, .zero, neg: a.neg) { d in
+            var (r, flags, c1) = x87Round(s.pointee.fcw | 0x300, a, .zero, neg: a.neg) { d in
                 if dbl { d.storeBytes(of: Double(ldF(d, 0)).bitPattern, toByteOffset: 32, as: UInt64.self) }
                 else { d.storeBytes(of: UInt64(Float(ldF(d, 0)).bitPattern), toByteOffset: 32, as: UInt64.self) }
                 d.storeBytes(of: UInt64(0), toByteOffset: 40, as: UInt64.self)
             }
+            // Unmasked underflow is signalled on tininess alone (an exact denormal result too).
+            let tiny = dbl ? (r.m >> 52 & 0x7FF == 0 && r.m & 0xF_FFFF_FFFF_FFFF != 0)
+                           : (r.m >> 23 & 0xFF == 0 && r.m & 0x7F_FFFF != 0)
+            if tiny && flags & swIE == 0 && x87Unmasked(swUE) { flags |= swUE }
+            r.se = 0
             if x87Unmasked(flags & (swIE | swOE | swUE)) {
                 x87Raise(flags & (swIE | swOE | swUE))
                 return

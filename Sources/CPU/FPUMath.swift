@@ -492,7 +492,8 @@ extension CPU {
                     (v, f2, c1) = scaled(k - 24576)
                     if f2 & swOE != 0 || v.e == 0x7FFF { v = F80.posInf.withSign(a.neg); c1 = true }
                     f2 = (f2 & swPE) | swOE
-                } else if f2 & swUE != 0 && x87Unmasked(swUE) {
+                } else if (f2 & swUE != 0 || v.isDenormal) && x87Unmasked(swUE) {
+                    // Unmasked underflow is signalled on tininess alone (exact results too).
                     (v, f2, c1) = scaled(k + 24576)
                     if f2 & swUE != 0 || v.isZero { v = F80.zero.withSign(a.neg); c1 = false }
                     f2 = (f2 & swPE) | swUE
@@ -648,6 +649,8 @@ extension CPU {
                 if flags & swIE != 0 { r = .indefinite; flags &= ~(swZE | swDE) }
                 // Exact results (y = 0, y infinite, log of 1): no precision exception.
                 if y.isZero || y.isInf || r.isZero || r.isInf { flags &= ~swPE }
+                // The processor's internal result is inexact: a tiny one underflows.
+                if r.isDenormal && flags & swPE != 0 { flags |= swUE }
             }
             x87SetC1(false)
             if x87Commit(flags) { setST(1, r); x87Pop() }

@@ -912,8 +912,10 @@ final class FPUTestsNative: XCTestCase {
 
     func check(_ cases: [(String, UInt16)], iterations: Int = 200, randomStack: Bool = false, tolerant: Bool = false,
                unmasked: Bool = false) {
+        // FPU_NATIVE_SCALE=n runs n times as many random cases (for longer fuzzing sessions).
+        let scale = Int(ProcessInfo.processInfo.environment["FPU_NATIVE_SCALE"] ?? "") ?? 1
         for (src, cc) in cases {
-            let bad = compare(src, ccMask: cc, iterations: iterations, randomStack: randomStack, tolerant: tolerant,
+            let bad = compare(src, ccMask: cc, iterations: iterations * scale, randomStack: randomStack, tolerant: tolerant,
                               unmasked: unmasked)
             XCTAssert(bad.isEmpty, "\(bad.count)+ mismatches:\n" + bad.joined(separator: "\n"))
         }
