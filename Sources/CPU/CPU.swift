@@ -81,7 +81,9 @@ public final class CPU {
     public var trace: ((UInt64, Instr) -> Void)?
     public var traceFault: ((UInt64, Fault) -> Void)?
     /// CPUID model presented to the guest.
-    public var cpuid = CPUIDModel()
+    public var cpuid = CPUIDModel() { didSet { featureMask = cpuid.tableFeatureMask } }
+    /// Opcode-table feature indices the CPUID model advertises (bit i = `featureNames[i]`).
+    var featureMask: UInt64 = 1
     /// Guest-visible time-stamp counter source (deterministic by default: instruction count).
     public var tscSource: () -> UInt64
 
@@ -97,6 +99,7 @@ public final class CPU {
         self.table = table
         let st = s
         tscSource = { st.pointee.icount }
+        featureMask = cpuid.tableFeatureMask
         reset()
     }
 

@@ -89,10 +89,8 @@ public struct CPUIDModel: Sendable {
     /// executes it (and the matching CR4/XCR0/MSR checks derive from this list automatically).
     ///
     /// Deliberately OFF until implemented:
-    ///   - .fpu, .fxsr, .mmx, .sse, .sse2, .sse3, .ssse3, .sse41, .sse42, .xsave, .avx, ...:
-    ///     x87 and SSE instructions are not executed yet (they raise #UD). Turning .fxsr/.sse on
-    ///     also allows CR4.OSFXSR/OSXMMEXCPT; turning .xsave on allows CR4.OSXSAVE and leaf 0xD
-    ///     (extend `xcr0Supported` at the same time).
+    ///   - .xsave, .avx, .avx2, .fma, .f16c, .sha, .bmi1/.bmi2, .adx: not executed yet. Turning
+    ///     .xsave on allows CR4.OSXSAVE and leaf 0xD (extend `xcr0Supported` at the same time).
     ///   - .apic, .x2apic, .arat: the machine has no local APIC yet.
     ///   - .vme, .mce, .mca, .pcid, .umip, .monitor: not modelled.
     ///   - .bmi1: TZCNT exists but ANDN/BEXTR/BLS* do not.
@@ -102,6 +100,8 @@ public struct CPUIDModel: Sendable {
         .fsgsbase, .smep, .erms, .rdseed, .smap, .rdpid, .archCapabilities,
         .syscall, .nx, .page1G, .rdtscp, .lm, .lahf64, .abm, .prefetchw,
         .invariantTSC,
+        // x87 (FPU.swift), FXSAVE/FXRSTOR, MMX and SSE..SSE4.2 with PCLMULQDQ and AES-NI (Vector*.swift).
+        .fpu, .fxsr, .mmx, .sse, .sse2, .sse3, .ssse3, .sse41, .sse42, .pclmulqdq, .aes,
     ]
 
     /// XCR0 bits the machine can save/restore (bit 0 x87 is architecturally always 1).

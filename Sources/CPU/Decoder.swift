@@ -12,6 +12,7 @@ public struct Instr: Sendable {
     public var op2 = Operand()
     public var attrs: OpAttr = []
     public var infoIndex: Int32 = -1
+    public var feature: UInt8 = 0          // opcode-table `feat:` index (0 = base ISA)
     public var opcode: UInt16 = 0        // map << 8 | opcode byte
     public var len: UInt8 = 0
     public var opSize: UInt8 = 4         // 2, 4 or 8
@@ -214,6 +215,7 @@ extension OpcodeTable {
         d.op2 = info.op2
         d.attrs = info.attrs
         d.infoIndex = node.index
+        d.feature = info.feature
         if mode.code64 {
             if info.attrs.contains(.invalid64) { throw ud }
             if info.attrs.contains(.force64) { d.opSize = 8 }

@@ -297,6 +297,11 @@ extension CPU {
             // LLDT/LTR are not recognised in virtual-8086 mode (#UD, raised by their handler).
             if !(v86 && (d.mn == .LLDT || d.mn == .LTR)) { throw Fault.gp(0) }
         }
+        // Instructions of extensions the CPUID model does not advertise are #UD.
+        if d.feature != 0 && featureMask & (1 << UInt64(d.feature)) == 0 {
+            countUnimplemented(d)
+            throw Fault.undefined
+        }
         let ea = d.isMem ? effectiveAddress(d) : 0
         switch d.mn {
         case .ADD, .OR, .ADC, .SBB, .AND, .SUB, .XOR, .CMP, .TEST,

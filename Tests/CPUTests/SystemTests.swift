@@ -109,12 +109,14 @@ final class SystemTests: XCTestCase {
         run([0x0F, 0xA2])
         let edx = cpu.gpr[2], ecx = cpu.gpr[1]
         XCTAssertEqual(cpu.gpr[0], 0x606A0)
-        XCTAssertEqual(edx & 1, 0, "no FPU until x87 is executed")
-        XCTAssertEqual(edx & (1 << 25 | 1 << 26 | 1 << 24 | 1 << 23), 0, "no SSE/SSE2/FXSR/MMX")
+        XCTAssertEqual(edx & 1, 1, "x87 FPU")
+        XCTAssertEqual(edx & (1 << 25 | 1 << 26 | 1 << 24 | 1 << 23), 1 << 25 | 1 << 26 | 1 << 24 | 1 << 23, "SSE/SSE2/FXSR/MMX")
         XCTAssertEqual(edx & (1 << 9), 0, "no APIC yet")
         for bit in [3, 4, 5, 6, 8, 11, 12, 13, 15, 16, 17, 19] { XCTAssertNotEqual(edx & (1 << UInt64(bit)), 0, "EDX bit \(bit)") }
         for bit in [13, 22, 23, 30, 31] { XCTAssertNotEqual(ecx & (1 << UInt64(bit)), 0, "ECX bit \(bit)") }
-        XCTAssertEqual(ecx & (1 << 26 | 1 << 27 | 1 << 0), 0, "no XSAVE/OSXSAVE/SSE3")
+        XCTAssertEqual(ecx & (1 << 26 | 1 << 27), 0, "no XSAVE/OSXSAVE")
+        for bit in [0, 1, 9, 19, 20, 25] { XCTAssertNotEqual(ecx & (1 << UInt64(bit)), 0, "SSE3/PCLMULQDQ/SSSE3/SSE4.1/SSE4.2/AES bit \(bit)") }
+        XCTAssertEqual(ecx & (1 << 28), 0, "no AVX")
 
         cpu.gpr[0] = 7; cpu.gpr[1] = 0
         run([0x0F, 0xA2])
@@ -167,7 +169,8 @@ final class SystemTests: XCTestCase {
         func bit(_ n: String) -> Bool { m & (1 << UInt64(featureNames.firstIndex(of: n)!)) != 0 }
         XCTAssertTrue(bit("popcnt")); XCTAssertTrue(bit("lzcnt")); XCTAssertTrue(bit("movbe"))
         XCTAssertTrue(bit("fsgsbase")); XCTAssertTrue(bit("rdrand")); XCTAssertTrue(bit("rdpid"))
-        XCTAssertFalse(bit("sse")); XCTAssertFalse(bit("sse2")); XCTAssertFalse(bit("fxsr"))
+        XCTAssertTrue(bit("sse")); XCTAssertTrue(bit("sse2")); XCTAssertTrue(bit("fxsr")); XCTAssertTrue(bit("sse4.2"))
+        XCTAssertFalse(bit("sha"))
         XCTAssertFalse(bit("bmi1")); XCTAssertFalse(bit("xsave"))
         XCTAssertEqual(m & 1, 1)
     }
@@ -191,11 +194,13 @@ final class SystemTests: XCTestCase {
     }
 
     func testCR4ReservedAndUnadvertisedBits() {
-        for bit in [0, 1, 6, 9, 10, 11, 12, 13, 14, 17, 18, 22, 23] {
+        // VME(0,1), MCE(6), UMIP(11), LA57(12), VMXE(13), SMXE(14), PCIDE(17), OSXSAVE(18), 22, 23.
+        for bit in [0, 1, 6, 11, 12, 13, 14, 17, 18, 22, 23] {
             cpu.gpr[0] = 1 << UInt64(bit)
             assertFault(run([0x0F, 0x22, 0xE0]), Fault.GP)
         }
-        cpu.gpr[0] = 0x30 | 0x80 | 0x8 | 0x4 | 0x100 | 0x1_0000 | 0x10_0000 | 0x20_0000
+        // OSFXSR(9) and OSXMMEXCPT(10) are allowed now that FXSR and SSE are advertised.
+        cpu.gpr[0] = 0x30 | 0x80 | 0x8 | 0x4 | 0x100 | 0x200 | 0x400 | 0x1_0000 | 0x10_0000 | 0x20_0000
         XCTAssertNil(run([0x0F, 0x22, 0xE0]))
         XCTAssertEqual(cpu.s.pointee.cr4, cpu.gpr[0])
     }
