@@ -459,8 +459,9 @@ extension CPU {
                 } else {
                     if a.isInf { flags |= swIE; r = .indefinite } else { r = F80.zero.withSign(a.neg) }
                 }
-            } else if a.isZero || a.isInf {
-                r = a
+            } else if a.isZero || a.isInf || b.isZero {
+                // A zero scale leaves ST(0) as it is (pseudo-denormals come out canonical).
+                r = a.isDenormal ? F80.exact(a.normalized.m, a.normalized.u, neg: a.neg) : a
             } else if x87Unmasked(flags) {
                 r = a
             } else {
@@ -564,6 +565,36 @@ extension CPU {
         }
     }
 
+    /// Unmasked underflow (tiny result) or overflow on a transcendental result: deliver it rebiased
+    /// by 2^(+/-24576), computed from scaled operands. x = ST(0), y = ST(1).
+    func x87TinyRebias(_ code: UInt8, _ r: inout F80, _ flags: inout UInt16, _ x: F80, _ y: F80) {
+        guard flags & swIE == 0 else { return }
+        let under = (r.isDenormal || (r.isZero && flags & swUE != 0)) && x87Unmasked(swUE)
+        let over = flags & swOE != 0 && x87Unmasked(swOE)
+        guard under || over else { return }
+        let cw = (s.pointee.fcw & 0xC00) | 0x37F
+        let ln2 = F80(m: 0xB172_17F7_D1CF_79AC, se: 0x3FFE).f
+        let log2e = F80(m: 0xB8AA_3B29_5C17_F0BC, se: 0x3FFF).f
+        let k = under ? 24576 : -24576
+        switch code {
+        case 0x0:
+            r = x87Host(cw, x.scaled(k)) { d in stF(d, 2, ldF(d, 0) * ln2) }.0
+        case 0x1:
+            r = x87Host(cw, x, y.scaled(k)) { d in stF(d, 2, ldF(d, 1) * log2l(ldF(d, 0))) }.0
+        case 0x9:
+            let tinyX = under && x.e < 16383 - 16000
+            r = x87Host(cw, tinyX ? x.scaled(k) : x, tinyX ? y : y.scaled(k)) { d in
+                let xv = ldF(d, 0)
+                stF(d, 2, (ldF(d, 1) * log2e) * (tinyX ? xv : log1pl(xv)))
+            }.0
+        case 0x3:
+            r = x87Host(cw, x.scaled(-k / 2), y.scaled(k / 2)) { d in stF(d, 2, ldF(d, 1) / ldF(d, 0)) }.0
+        default:
+            r = x.scaled(k)                       // sin x, tan x ~ x
+        }
+        flags = (flags & ~(swUE | swOE)) | (under ? swUE : swOE) | swPE
+    }
+
     /// Transcendental and logarithmic instructions computed with the host's long double library.
     /// `code` is the low nibble of D9 F0..FF.
     func x87Transcendental(_ code: UInt8) {
@@ -587,6 +618,7 @@ extension CPU {
                 flags |= (sw & swUE) | swPE
             }
             x87SetC1(false)
+            x87TinyRebias(code, &r, &flags, a, a)
             if x87Commit(flags) { setST(0, r) }
         case 0x1, 0x9: // FYL2X, FYL2XP1: ST(1) = ST(1) * log2(ST(0) [+1]); pop
             if x87Empty(0) || x87Empty(1) {
@@ -648,11 +680,12 @@ extension CPU {
                 flags |= sw & (swIE | swZE | swOE | swUE | swPE)
                 if flags & swIE != 0 { r = .indefinite; flags &= ~(swZE | swDE) }
                 // Exact results (y = 0, y infinite, log of 1): no precision exception.
-                if y.isZero || y.isInf || r.isZero || r.isInf { flags &= ~swPE }
+                if y.isZero || y.isInf || x.isInf || (!p1 && x == .one) { flags &= ~swPE }
                 // The processor's internal result is inexact: a tiny one underflows.
                 if r.isDenormal && flags & swPE != 0 { flags |= swUE }
             }
             x87SetC1(false)
+            x87TinyRebias(code, &r, &flags, x, y)
             if x87Commit(flags) { setST(1, r); x87Pop() }
         case 0x3: // FPATAN: ST(1) = atan2(ST(1), ST(0)); pop
             if x87Empty(0) || x87Empty(1) {
@@ -672,6 +705,7 @@ extension CPU {
                 if !r.isZero && !(y.isZero) { flags |= swPE }
             }
             x87SetC1(false)
+            x87TinyRebias(code, &r, &flags, x, y)
             if x87Commit(flags) { setST(1, r); x87Pop() }
         case 0x2, 0xB: // FPTAN (push 1.0), FSINCOS (ST1 = sin, ST0 = cos)
             if x87Empty(0) || !x87Empty(7) {
@@ -697,6 +731,7 @@ extension CPU {
                     if r1.isDenormal { flags |= swUE }
                 }
             }
+            x87TinyRebias(code, &r1, &flags, a, a)
             if x87Commit(flags) { setST(0, r1); x87Push(r2) }
         case 0xE, 0xF: // FSIN, FCOS
             let a = st(0)
@@ -715,6 +750,7 @@ extension CPU {
                     flags |= swPE | (r.isDenormal ? swUE : 0)
                 }
             }
+            x87TinyRebias(code, &r, &flags, a, a)
             if x87Commit(flags) { setST(0, r) }
         default:
             break
