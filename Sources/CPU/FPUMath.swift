@@ -583,7 +583,8 @@ extension CPU {
             r = x87Host(cw, x, y.scaled(k)) { d in stF(d, 2, ldF(d, 1) * log2l(ldF(d, 0))) }.0
         case 0x9:
             let tinyX = under && x.e < 16383 - 16000
-            r = x87Host(cw, tinyX ? x.scaled(k) : x, tinyX ? y : y.scaled(k)) { d in
+            let ky = !tinyX ? k : (y.e < 16383 - 16000 ? k / 2 : 0)   // both tiny: split the scale
+            r = x87Host(cw, tinyX ? x.scaled(k - ky) : x, y.scaled(ky)) { d in
                 let xv = ldF(d, 0)
                 stF(d, 2, (ldF(d, 1) * log2e) * (tinyX ? xv : log1pl(xv)))
             }.0
