@@ -14,9 +14,9 @@ final class Conformance286Tests: XCTestCase {
 
     /// Forms where a modern x86 (what we emulate) deliberately differs from the 286, with the
     /// reason. Their vectors still run (the emulator must not crash) but do not count.
-    static let deliberateDifferences: [String: String] = [
-        "D8": "the recorded 286 had no 80287, so ESC opcodes ran as no-ops; a modern x86 always has an x87 and executes them",
-    ]
+    /// (Empty today. The D8 vectors were recorded on a 286 without an 80287, where ESC opcodes are
+    /// no-ops; they pass because the vectors do not compare x87 state.)
+    static let deliberateDifferences: [String: String] = [:]
 
     /// Per-vector deliberate differences: vectors where the 286 behaves in a way a modern x86
     /// does not. Each is recognised precisely and reported, not counted.
