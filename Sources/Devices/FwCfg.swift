@@ -5,7 +5,7 @@ import CPU
 /// facts and files from it.
 ///
 /// Ports: the machine registers this device at base 0x510, count 12 (0x510-0x51B):
-/// - offset 0, 16-bit write (0x510): selector. Selecting resets the data offset to 0.
+/// - offset 0, 16-bit write (0x510): selector (QEMU also takes it at 0x511). Selecting resets the data offset to 0.
 ///   Bit 14 is the write channel, bit 15 the architecture-local (x86) item set.
 /// - offset 0 or 1, byte read (0x511): the next byte of the selected item; past its end (or for
 ///   an item that does not exist) 0. Byte writes are ignored (the legacy write path is gone
@@ -188,7 +188,7 @@ public final class FwCfg: IODevice {
 
     public func ioWrite(offset: UInt64, size: Int, value: UInt64) {
         switch (offset, size) {
-        case (0, 2):
+        case (0, 2), (1, 2):
             select(UInt16(truncatingIfNeeded: value))
         case (4, 4) where memory != nil:
             state.dmaAddress = UInt64(UInt32(truncatingIfNeeded: value).byteSwapped) << 32
@@ -201,6 +201,13 @@ public final class FwCfg: IODevice {
         default:
             break
         }
+    }
+
+    /// Machine reset: selection, offset and DMA address clear; items stay.
+    public func reset() {
+        state.selector = 0
+        state.offset = 0
+        state.dmaAddress = 0
     }
 
     func select(_ key: UInt16) {

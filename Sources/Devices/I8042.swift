@@ -249,6 +249,8 @@ public final class I8042: IODevice {
                 queueController(v, aux: true)
             case Cmd.writeAux:
                 mouseWrite(v)
+                // Sending data to the mouse re-enables the aux interface.
+                state.commandByte &= ~Mode.auxDisabled
             default:
                 break
             }

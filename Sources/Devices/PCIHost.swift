@@ -221,6 +221,8 @@ public final class PCIHost: IODevice {
     /// register range written and the config space as it was before.
     public typealias WriteHook = (_ offset: Int, _ size: Int, _ old: PCIConfigSpace) -> Void
     private var hooks: [UInt8: WriteHook] = [:]
+    /// Power-on config space of each function, restored by `reset()`.
+    private var initial: [UInt8: PCIConfigSpace] = [:]
 
     /// The PAM registers changed: all 13 segments (0xC0000-0xEFFFF in 16 KiB steps, then the
     /// 64 KiB BIOS segment 0xF0000) with their current routing.
@@ -246,7 +248,21 @@ public final class PCIHost: IODevice {
         let df = PCIHost.devfn(device, function)
         guard state.functions[df] == nil else { throw PCIError.occupied }
         state.functions[df] = config
+        initial[df] = config
         if let onWrite { hooks[df] = onWrite }
+    }
+
+    /// Machine reset: every function returns to its power-on config space; the hooks of the
+    /// functions that changed run (as for a write of the whole space), so PAM, PIRQ and PM
+    /// mappings are reported back to their reset values.
+    public func reset() {
+        state.configAddress = 0
+        state.resetControl = 0
+        for (df, cfg) in initial.sorted(by: { $0.key < $1.key }) {
+            guard let old = state.functions[df], old != cfg else { continue }
+            state.functions[df] = cfg
+            hooks[df]?(0, 256, old)
+        }
     }
 
     /// Attaches (or replaces) the write hook of an existing function.

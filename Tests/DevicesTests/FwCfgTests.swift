@@ -20,6 +20,12 @@ final class FwCfgTests: XCTestCase {
         select(f, 0)
         XCTAssertEqual(UInt8(f.ioRead(offset: 0, size: 1)), UInt8(ascii: "Q"))
         XCTAssertEqual(f.ioRead(offset: 1, size: 2), 0xFFFF)     // only byte reads are valid
+        // A 16-bit write at 0x511 selects too (QEMU's combined port); reset reselects key 0.
+        f.ioWrite(offset: 1, size: 2, value: 1)
+        XCTAssertEqual(readBytes(f, 1), [1])
+        select(f, 0); _ = readBytes(f, 2)
+        f.reset()
+        XCTAssertEqual(readBytes(f, 1), [UInt8(ascii: "Q")])
         // Absent items read 0.
         XCTAssertEqual(read(f, key: 0x1234, 4), [0, 0, 0, 0])
         XCTAssertEqual(read(f, key: 0x8003, 4), [0, 0, 0, 0])

@@ -190,11 +190,17 @@ final class I8042Tests: XCTestCase {
         // Wrap mode echoes until reset-wrap.
         aux(0xEE); aux(0x12); aux(0xEC)
         XCTAssertEqual(drain(k), [0xFA, 0x12, 0xFA])
-        // Aux disabled holds mouse bytes back.
+        // Aux disabled holds mouse bytes back; a byte sent to the mouse re-enables the port.
+        aux(0xF5); _ = drain(k)
         cmd(k, 0xA7)
-        aux(0xF2)
+        k.state.mouse.status |= 0x20
+        XCTAssertTrue(k.mouseMove(dx: 1, dy: 0, buttons: 0))
         XCTAssertEqual(status(k) & 1, 0)
         cmd(k, 0xA8)
+        XCTAssertEqual(drain(k), [0x08, 0x01, 0x00])
+        cmd(k, 0xA7)
+        aux(0xF2)
+        XCTAssertEqual(k.state.commandByte & 0x20, 0)
         XCTAssertEqual(drain(k), [0xFA, 0x00])
     }
 

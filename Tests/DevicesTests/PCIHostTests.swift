@@ -210,6 +210,26 @@ final class PCIHostTests: XCTestCase {
         XCTAssertEqual(writes, [0x10])
     }
 
+    func testResetRestoresPowerOnConfigAndReportsMappings() {
+        let p = PCIHost()
+        var pam = 0, pirq: [Int] = [], pm: [UInt16?] = []
+        p.onPAMChange = { _ in pam += 1 }
+        p.onPIRQChange = { i, _ in pirq.append(i) }
+        p.onPMIOChange = { pm.append($0) }
+        wr(p, dev: 0, fn: 0, reg: 0x59, size: 1, 0x30)
+        wr(p, dev: 1, fn: 0, reg: 0x62, size: 1, 0x0B)
+        wr(p, dev: 1, fn: 3, reg: 0x40, 0x601)
+        wr(p, dev: 1, fn: 3, reg: 0x80, size: 1, 1)
+        wr(p, dev: 1, fn: 1, reg: 0x20, 0xC001)
+        p.reset()
+        XCTAssertEqual(pam, 2)
+        XCTAssertEqual(pirq, [2, 2])
+        XCTAssertEqual(pm, [0x600, nil])
+        XCTAssertEqual(p.ioRead(offset: 0, size: 4), 0)
+        XCTAssertEqual(rd(p, dev: 1, fn: 1, reg: 0x20), 1)
+        XCTAssertTrue(p.pamSegments.allSatisfy { !$0.readRAM && !$0.writeRAM })
+    }
+
     func testRandomPortTrafficNeverCrashes() {
         let p = PCIHost()
         var rng = SystemRandomNumberGenerator()
