@@ -21,6 +21,8 @@ final class PCIHostTests: XCTestCase {
         let p = PCIHost()
         XCTAssertEqual(rd(p, dev: 0, fn: 0, reg: 0), 0x1237_8086)
         XCTAssertEqual(rd(p, dev: 0, fn: 0, reg: 8), 0x0600_0002)
+        // SeaBIOS's qemu_detect() also requires QEMU's subsystem IDs on the host bridge.
+        XCTAssertEqual(rd(p, dev: 0, fn: 0, reg: 0x2C), 0x1100_1AF4)
         XCTAssertEqual(rd(p, dev: 1, fn: 0, reg: 0), 0x7000_8086)
         XCTAssertEqual(rd(p, dev: 1, fn: 0, reg: 0x0E, size: 1), 0x80)   // multi-function
         XCTAssertEqual(rd(p, dev: 1, fn: 0, reg: 0x0A, size: 2), 0x0601)
