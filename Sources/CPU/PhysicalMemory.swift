@@ -108,7 +108,15 @@ public final class PhysicalMemory {
     }
 
     /// Slow-path physical read of 1, 2, 4 or 8 bytes (little-endian), for MMIO and unmapped.
+    /// Physical addresses are at most 52 bits; anything beyond (guest-controlled DMA addresses
+    /// near 2^64 included) is unassigned, which also keeps the sums below free of overflow.
+    public static let maxPhysical: UInt64 = 1 << 52
+
     public func read(_ pa: UInt64, size: Int) -> UInt64 {
+        if pa >= PhysicalMemory.maxPhysical {
+            unassignedAccesses &+= 1
+            return size == 8 ? ~0 : (1 << (8 * UInt64(size))) - 1
+        }
         if let r = region(at: pa) {
             if let dev = r.device {
                 if pa + UInt64(size) <= r.end { return dev.ioRead(offset: pa - r.start, size: size) }
@@ -137,6 +145,7 @@ public final class PhysicalMemory {
     }
 
     public func write(_ pa: UInt64, size: Int, value: UInt64) {
+        if pa >= PhysicalMemory.maxPhysical { unassignedAccesses &+= 1; return }
         if let r = region(at: pa) {
             if let dev = r.device, pa + UInt64(size) <= r.end {
                 dev.ioWrite(offset: pa - r.start, size: size, value: value)
@@ -163,7 +172,7 @@ public final class PhysicalMemory {
     @discardableResult
     public func writeBytes(_ pa: UInt64, _ bytes: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count > 0 else { return true }
-        guard let p = ramPointer(pa), let q = ramPointer(pa + UInt64(bytes.count) - 1),
+        guard pa < PhysicalMemory.maxPhysical, UInt64(bytes.count) <= ramSize, let p = ramPointer(pa), let q = ramPointer(pa + UInt64(bytes.count) - 1),
               q - p == bytes.count - 1 else { return false }
         memcpy(p, bytes.baseAddress!, bytes.count)
         onExternalWrite?(pa, UInt64(bytes.count))
@@ -173,7 +182,7 @@ public final class PhysicalMemory {
     /// Bulk copy out of guest RAM. Returns nil if the range is not all RAM.
     public func readBytes(_ pa: UInt64, count: Int) -> [UInt8]? {
         guard count > 0 else { return [] }
-        guard let p = ramPointer(pa), let q = ramPointer(pa + UInt64(count) - 1), q - p == count - 1 else { return nil }
+        guard pa < PhysicalMemory.maxPhysical, UInt64(count) <= ramSize, let p = ramPointer(pa), let q = ramPointer(pa + UInt64(count) - 1), q - p == count - 1 else { return nil }
         return Array(UnsafeBufferPointer(start: p, count: count))
     }
 }

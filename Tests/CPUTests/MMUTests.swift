@@ -141,3 +141,19 @@ final class MMUTests: XCTestCase {
         XCTAssertThrowsError(try cpu.linear(seg: 4, off: 0, size: 1, write: false))
     }
 }
+
+/// Physical-memory accessors with guest-controlled addresses never trap.
+final class PhysicalMemoryTests: XCTestCase {
+    func testAddressesNearTheTopNeverTrap() {
+        let mem = PhysicalMemory(ramSize: 2 << 20)
+        for pa: UInt64 in [~0, ~0 - 3, 1 << 63, (1 << 52) - 1, 0x1_0000_0000 - 2, (2 << 20) - 1] {
+            _ = mem.read(pa, size: 8)
+            mem.write(pa, size: 8, value: 0x1122_3344_5566_7788)
+            XCTAssertNil(mem.readBytes(pa, count: 16))
+            XCTAssertFalse([UInt8](repeating: 1, count: 16).withUnsafeBytes { mem.writeBytes(pa, $0) })
+        }
+        XCTAssertNil(mem.readBytes(0, count: Int.max))
+        XCTAssertEqual(mem.read(~0 - 3, size: 4), 0xFFFF_FFFF)
+        XCTAssertEqual(mem.readBytes((2 << 20) - 2, count: 2)?.count, 2)
+    }
+}
