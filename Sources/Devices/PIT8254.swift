@@ -236,16 +236,20 @@ public final class PIT8254: IODevice {
             c.startTick = c.switchTick
         }
         let cur = Self.out(c, Self.d(c, t))
-        var events: [Bool] = []
-        if rose && !(c.lastOut == false && cur == true) {
-            if c.lastOut { events.append(false) }
-            events.append(true)
-            c.lastOut = true
-        }
-        if cur != c.lastOut { events.append(cur); c.lastOut = cur }
+        // Up to three level changes: [low,] high (a missed rising edge), then the current level.
+        let was = c.lastOut
+        let pulse = rose && !(was == false && cur == true)
+        c.lastOut = cur
         c.lastTick = t
         state.channels[i] = c
-        if let f = outputListeners[i] { for e in events { f(e) } }
+        guard let f = outputListeners[i] else { return }
+        var level = was
+        if pulse {
+            if level { f(false) }
+            f(true)
+            level = true
+        }
+        if cur != level { f(cur) }
     }
 
     private func reschedule(_ i: Int) {

@@ -372,3 +372,78 @@ final class PIT8254Tests: XCTestCase {
         XCTAssertLessThanOrEqual(clock.pendingCount, 3)
     }
 }
+
+/// End-to-end wiring as the PC machine should do it: clock ← CPU instruction count, PIT OUT0 →
+/// PIC IRQ0, RTC → PIC IRQ8, PIC INT → CPU, CPU INTA → PIC; the run loop stops at the clock's next
+/// deadline and skips idle time on HLT. A real-mode program programs the PIC and the PIT at 100 Hz
+/// and counts IRQ0s in a HLT loop; an RTC periodic interrupt at 2 Hz is counted through the slave.
+final class TimerWiringTests: XCTestCase {
+    func testIRQ0AndIRQ8ThroughThePICWakeAHaltedCPU() throws {
+        let memory = PhysicalMemory(ramSize: 2 << 20)
+        let ports = PortBus()
+        let cpu = CPU(memory: memory, ports: ports)
+        let clock = Clock()
+        clock.instructionCounter = { cpu.tscSource() }      // retired instructions
+        let pic = PIC8259()
+        let pit = PIT8254(clock: clock)
+        let rtc = RTC(clock: clock)
+        let port61 = SystemControlPortB(pit: pit)
+        try ports.register(pic.masterPorts, base: 0x20, count: 2, name: "pic-master")
+        try ports.register(pic.slavePorts, base: 0xA0, count: 2, name: "pic-slave")
+        try ports.register(pic.elcrPorts, base: 0x4D0, count: 2, name: "elcr")
+        try ports.register(pit, base: 0x40, count: 4, name: "pit")
+        try ports.register(port61, base: 0x61, count: 1, name: "port61")
+        try ports.register(rtc, base: 0x70, count: 2, name: "rtc")
+        pic.output = { cpu.setInterruptRequest($0) }
+        cpu.acknowledgeInterrupt = { pic.acknowledge() }
+        pit.irq0 = { pic.setIRQ(0, $0) }
+        rtc.irq = { pic.setIRQ(8, $0) }
+
+        let handler0: UInt16 = 0x90, handler8: UInt16 = 0x9A
+        var code: [UInt8] = [
+            0xFA, 0x31, 0xC0, 0x8E, 0xD8, 0x8E, 0xD0, 0xBC, 0x00, 0x70,      // cli; ds = ss = 0; sp
+            0xC7, 0x06, 0x20, 0x00, UInt8(handler0 & 0xFF), UInt8(handler0 >> 8),   // IVT[8]
+            0xC7, 0x06, 0x22, 0x00, 0x00, 0xF0,
+            0xC7, 0x06, 0xC0, 0x01, UInt8(handler8 & 0xFF), UInt8(handler8 >> 8),   // IVT[0x70]
+            0xC7, 0x06, 0xC2, 0x01, 0x00, 0xF0,
+            0xB0, 0x11, 0xE6, 0x20, 0xB0, 0x08, 0xE6, 0x21, 0xB0, 0x04, 0xE6, 0x21, 0xB0, 0x01, 0xE6, 0x21,
+            0xB0, 0x11, 0xE6, 0xA0, 0xB0, 0x70, 0xE6, 0xA1, 0xB0, 0x02, 0xE6, 0xA1, 0xB0, 0x01, 0xE6, 0xA1,
+            0xB0, 0xFA, 0xE6, 0x21, 0xB0, 0xFE, 0xE6, 0xA1,                   // unmask IRQ0, 2, 8
+            0xB0, 0x34, 0xE6, 0x43, 0xB0, 0x9C, 0xE6, 0x40, 0xB0, 0x2E, 0xE6, 0x40,   // PIT 100 Hz
+            0xB0, 0x0A, 0xE6, 0x70, 0xB0, 0x2F, 0xE6, 0x71,                   // RTC A: 2 Hz
+            0xB0, 0x0B, 0xE6, 0x70, 0xB0, 0x42, 0xE6, 0x71,                   // RTC B: PIE
+            0xFB, 0xF4, 0xEB, 0xFD,                                           // sti; hlt; jmp $-1
+        ]
+        code += [UInt8](repeating: 0x90, count: Int(handler0) - code.count)
+        code += [0xFF, 0x06, 0x00, 0x05, 0xB0, 0x20, 0xE6, 0x20, 0xCF, 0x90]   // inc [0x500]; EOI; iret
+        XCTAssertEqual(code.count, Int(handler8))
+        code += [0xFF, 0x06, 0x02, 0x05, 0xB0, 0x0C, 0xE6, 0x70, 0xE4, 0x71,  // inc [0x502]; read C
+                 0xB0, 0x20, 0xE6, 0xA0, 0xE6, 0x20, 0xCF]                     // EOI slave, master; iret
+        var rom = [UInt8](repeating: 0xF4, count: 65536)
+        rom.replaceSubrange(0..<code.count, with: code)
+        rom.replaceSubrange(0xFFF0..<0xFFF5, with: [0xEA, 0x00, 0x00, 0x00, 0xF0])   // jmp F000:0000
+        try memory.mapROM(at: 0xF0000, data: rom, name: "bios")
+        try memory.mapROM(at: 0xFFFF_0000, data: rom, name: "bios-high")
+        cpu.reset()
+
+        // The machine's run loop.
+        let end: UInt64 = 1_000_000_000
+        var iterations = 0
+        while clock.now < end && iterations < 1_000_000 {
+            iterations += 1
+            var budget = 100_000
+            if let d = clock.nextDeadline, let n = clock.instructionsUntil(min(d, end)) { budget = Int(min(n, 100_000)) }
+            let r = cpu.run(budget: budget)
+            XCTAssertNotEqual(r, .shutdown)
+            if r == .halted {
+                guard let d = clock.nextDeadline else { break }
+                clock.idle(until: min(d, end))
+            }
+            clock.runDue()
+        }
+        let irq0 = memory.read(0x500, size: 2), irq8 = memory.read(0x502, size: 2)
+        XCTAssertEqual(Double(irq0), 100, accuracy: 1)
+        XCTAssertEqual(Double(irq8), 2, accuracy: 1)
+        XCTAssertLessThan(cpu.tscSource(), 100_000)   // almost all of the second was skipped idle time
+    }
+}
