@@ -84,7 +84,10 @@ public final class PIC8259 {
     }
 
     public private(set) var state = State()
-    /// The INT line to the CPU (machine: `cpu.setInterruptRequest`). Called on every change.
+    /// The INT line to the CPU (machine: `cpu.setInterruptRequest`). Called with the current
+    /// level after every input change, register write and INTA (not only on changes), so a CPU
+    /// reset on its own (INIT, triple fault) picks the request up again at the next event;
+    /// after such a reset the machine may also call `resyncOutput()`.
     public var output: ((Bool) -> Void)?
 
     /// Port views for the bus.
@@ -97,9 +100,11 @@ public final class PIC8259 {
     /// Restores a saved state and re-drives the output line.
     public func restore(_ s: State) {
         state = s
-        state.outputLevel = !s.outputLevel
         update()
     }
+
+    /// Sends the current INT level to `output` again.
+    public func resyncOutput() { update() }
 
     /// Machine reset: both chips return to their power-on state; ELCR is kept (QEMU behaviour).
     public func reset() {
@@ -170,10 +175,8 @@ public final class PIC8259 {
         let slaveOut = Self.pending(state.slave, isMaster: false) != nil
         Self.setInput(&state.master, PIC8259.cascadeIRQ, slaveOut)
         let out = Self.pending(state.master, isMaster: true) != nil
-        if out != state.outputLevel {
-            state.outputLevel = out
-            output?(out)
-        }
+        state.outputLevel = out
+        output?(out)        // every time: re-syncs a CPU that was reset on its own
     }
 
     static func intack(_ c: inout Chip, _ irq: Int) {
