@@ -299,8 +299,11 @@ extension CPU {
         }
         // Instructions of extensions the CPUID model does not advertise are #UD.
         if d.feature != 0 && featureMask & (1 << UInt64(d.feature)) == 0 {
-            countUnimplemented(d)
-            throw Fault.undefined
+            // Without BMI1/LZCNT the F3 prefix is ignored: TZCNT runs as BSF, LZCNT as BSR.
+            if d.mn == .TZCNT { d.mn = .BSF } else if d.mn == .LZCNT { d.mn = .BSR } else {
+                countUnimplemented(d)
+                throw Fault.undefined
+            }
         }
         let ea = d.isMem ? effectiveAddress(d) : 0
         switch d.mn {

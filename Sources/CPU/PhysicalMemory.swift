@@ -40,6 +40,8 @@ public final class PhysicalMemory {
         var name: String
         var rom: UnsafeMutablePointer<UInt8>?  // ROM contents (read-only to the guest)
         var device: IODevice?
+        var ownsROM = true       // `rom` was allocated by mapROM (else it points into RAM or another ROM)
+        var writesToRAM = false  // shadow segment: guest writes go to the RAM underneath
     }
     private(set) var regions: [Region] = []
 
@@ -59,7 +61,7 @@ public final class PhysicalMemory {
 
     deinit {
         munmap(ram, Int(ramSize))
-        for r in regions { r.rom?.deallocate() }
+        for r in regions where r.ownsROM { r.rom?.deallocate() }
     }
 
     /// Maps a ROM image (copied) at `start`. ROM overlays RAM; writes to it are ignored.
@@ -72,6 +74,28 @@ public final class PhysicalMemory {
     /// Maps an MMIO device window.
     public func mapMMIO(at start: UInt64, size: UInt64, name: String, device: IODevice) throws {
         try addRegion(Region(start: start, end: start + size, name: name, rom: nil, device: device))
+    }
+
+    /// Routes one shadow-RAM segment (the i440FX PAM registers): reads come from RAM when
+    /// `readRAM`, else from `romSource` (a ROM image's bytes for this segment; nil = nothing,
+    /// reads all-ones); writes go to RAM when `writeRAM`, else are dropped. The caller flushes
+    /// the CPU's TLB afterwards.
+    public func setShadow(base: UInt64, size: UInt64, readRAM: Bool, writeRAM: Bool,
+                          romSource: UnsafeMutablePointer<UInt8>?) {
+        let name = "shadow-\(String(base, radix: 16))"
+        regions.removeAll { $0.name == name }
+        if readRAM && writeRAM { return }
+        var r = Region(start: base, end: base + size, name: name, rom: nil, device: nil)
+        r.ownsROM = false
+        r.writesToRAM = writeRAM
+        r.rom = readRAM ? ramPointer(base) : romSource
+        regions.append(r)
+        regions.sort { $0.start < $1.start }
+    }
+
+    /// Host pointer to the bytes of a mapped ROM region (for shadow routing), or nil.
+    public func romPointer(named name: String) -> UnsafeMutablePointer<UInt8>? {
+        regions.first { $0.name == name }?.rom
     }
 
     private func addRegion(_ r: Region) throws {
@@ -124,6 +148,8 @@ public final class PhysicalMemory {
                 var v: UInt64 = 0
                 for i in 0..<size { v |= UInt64(rom[Int(pa - r.start) + i]) << (8 * UInt64(i)) }
                 return v
+            } else if r.rom == nil && r.device == nil && pa + UInt64(size) <= r.end {
+                return size == 8 ? ~0 : (1 << (8 * UInt64(size))) - 1
             }
             // Straddles a region edge: assemble bytewise.
             var v: UInt64 = 0
@@ -149,8 +175,12 @@ public final class PhysicalMemory {
         if let r = region(at: pa) {
             if let dev = r.device, pa + UInt64(size) <= r.end {
                 dev.ioWrite(offset: pa - r.start, size: size, value: value)
-            } else if r.rom != nil {
-                // ROM: writes ignored.
+            } else if r.device == nil && pa + UInt64(size) <= r.end {
+                // ROM: writes ignored, unless this is a shadow segment routed to RAM.
+                if r.writesToRAM, let p = ramPointer(pa) {
+                    var v = value
+                    memcpy(p, &v, size)
+                }
             } else {
                 for i in 0..<size { write(pa + UInt64(i), size: 1, value: value >> (8 * UInt64(i))) }
             }

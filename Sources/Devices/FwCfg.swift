@@ -96,7 +96,7 @@ public final class FwCfg: IODevice {
     public func setU64(_ key: UInt16, _ v: UInt64) { setItem(key, FwCfg.le(v, 8)) }
     public func item(_ key: UInt16) -> [UInt8]? { state.items[key & ~Key.writeChannel]?.data }
 
-    static func le(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
+    public static func le(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
     static func be(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).reversed().map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
 
     public enum FileError: Error, Equatable { case badName, tooMany }

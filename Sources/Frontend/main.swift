@@ -17,7 +17,7 @@ struct Emu: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emu",
         abstract: "A full-system x86-64 emulator.",
-        subcommands: [RunROM.self, Decode.self])
+        subcommands: [Boot.self, RunROM.self, Decode.self])
 }
 
 struct RunROM: ParsableCommand {
@@ -70,6 +70,143 @@ struct RunROM: ParsableCommand {
             }
         }
         switch result {
+        case .exitPort(let st): throw ExitCode(st)
+        case .shutdown:
+            eprint("emu: guest triple-faulted (shutdown) at \(hex(machine.cpu.rip))")
+            throw ExitCode(EmuStatus.tripleFault)
+        case .hung:
+            eprint("emu: guest halted with interrupts disabled at \(hex(machine.cpu.rip)); nothing can wake it")
+            throw ExitCode(EmuStatus.hung)
+        case .instructionLimit:
+            eprint("emu: instruction limit reached at \(hex(machine.cpu.rip))")
+            throw ExitCode(EmuStatus.limit)
+        }
+    }
+}
+
+struct Boot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot a PC: a disk image through SeaBIOS, or a Linux bzImage / multiboot kernel directly.",
+        discussion: """
+        The guest's COM1 is the terminal (Ctrl-A X quits, Ctrl-A H helps). Guest power-off ends emu with status 0; \
+        a guest reboot restarts the machine unless --no-reboot is given.
+        """)
+
+    @Argument(help: "Raw disk image to boot through the firmware.")
+    var disk: String?
+
+    @Option(help: "Linux bzImage or multiboot kernel to boot directly, without firmware.")
+    var kernel: String?
+
+    @Option(help: "Initial ramdisk (Linux) or module (multiboot) for --kernel.")
+    var initrd: String?
+
+    @Option(help: "Kernel command line for --kernel.")
+    var append: String = "console=ttyS0"
+
+    @Option(help: "Guest RAM in MiB.")
+    var ram: Int = 512
+
+    @Option(help: "Firmware image (default: Debian's SeaBIOS in /usr/share/seabios).")
+    var bios: String?
+
+    @Option(help: "Where COM1 goes: stdio, file:PATH, or none.")
+    var serial: String = "stdio"
+
+    @Option(help: "Write the firmware's debug log (ports 0x402/0xE9) to this file.")
+    var firmwareLog: String?
+
+    @Flag(help: "Exit when the guest reboots instead of restarting it.")
+    var noReboot = false
+
+    @Flag(help: "Deterministic clock: 1 ns of guest time per instruction (reproducible runs).")
+    var deterministic = false
+
+    @Option(help: "Stop after this many guest instructions (exit status 8).")
+    var maxInstructions: UInt64 = UInt64.max
+
+    @Flag(help: "Print instruction and exception counts to stderr at exit.")
+    var stats = false
+
+    func run() throws {
+        var cfg = MachineConfig()
+        cfg.ramMiB = ram
+        cfg.kernel = kernel
+        cfg.initrd = initrd
+        cfg.append = append
+        cfg.bios = bios
+        cfg.noReboot = noReboot
+        cfg.deterministic = deterministic
+        var outFD: Int32 = 1
+        var readInput = true
+        switch serial {
+        case "stdio": break
+        case "none": outFD = -1; readInput = false
+        case let s where s.hasPrefix("file:") && s.count > 5:
+            let path = String(s.dropFirst(5))
+            outFD = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            if outFD < 0 {
+                eprint("emu: cannot open serial output file '\(path)': \(String(cString: strerror(errno))); check the path")
+                throw ExitCode(EmuStatus.userError)
+            }
+            readInput = false
+        default:
+            eprint("emu: unknown --serial '\(serial)'; use stdio, file:PATH or none")
+            throw ExitCode(EmuStatus.userError)
+        }
+        if disk == nil && kernel == nil {
+            eprint("emu: nothing to boot; give a disk image (emu boot disk.img) or --kernel FILE")
+            throw ExitCode(EmuStatus.userError)
+        }
+        if disk != nil && kernel != nil {
+            eprint("emu: give either a disk image or --kernel, not both (disk attachment with --kernel comes with the IDE controller)")
+            throw ExitCode(EmuStatus.userError)
+        }
+        if let d = disk, access(d, R_OK) != 0 {
+            eprint("emu: cannot open disk image '\(d)': \(String(cString: strerror(errno))); check the path")
+            throw ExitCode(EmuStatus.userError)
+        }
+        var logFD: Int32 = -1
+        if let l = firmwareLog {
+            logFD = open(l, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            if logFD < 0 {
+                eprint("emu: cannot open firmware log '\(l)': \(String(cString: strerror(errno))); check the path")
+                throw ExitCode(EmuStatus.userError)
+            }
+        }
+        let fd = outFD
+        let machine: PCMachine
+        do {
+            machine = try PCMachine(config: cfg, serial: { b in
+                guard fd >= 0 else { return }
+                var c = b
+                _ = write(fd, &c, 1)
+            })
+        } catch let e as UserError {
+            eprint(e.description)
+            throw ExitCode(EmuStatus.userError)
+        }
+        if logFD >= 0 {
+            let lfd = logFD
+            machine.firmwareLog = { b in var c = b; _ = write(lfd, &c, 1) }
+        }
+        let console = HostConsole(readInput: readInput)
+        let com1 = machine.com1
+        machine.poll = {
+            console.pump(canTake: { true }, deliver: { com1.receive($0) })
+            return console.quitRequested ? .quit : nil
+        }
+        let result = machine.run(maxInstructions: maxInstructions)
+        HostConsole.restore()
+        if stats {
+            let s = machine.cpu.s.pointee
+            eprint("emu: \(s.icount) instructions, \(s.exceptions) exceptions, \(s.ud_count) unimplemented")
+            for (name, n) in machine.cpu.unimplemented.sorted(by: { $0.value > $1.value }) {
+                eprint("emu:   unimplemented \(name): \(n)")
+            }
+        }
+        switch result {
+        case .powerOff, .reset, .quit: return
         case .exitPort(let st): throw ExitCode(st)
         case .shutdown:
             eprint("emu: guest triple-faulted (shutdown) at \(hex(machine.cpu.rip))")

@@ -1,0 +1,314 @@
+import CPU
+import CPUState
+import Devices
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the user asked for: RAM, firmware or a kernel, disks, clock, reboot policy.
+public struct MachineConfig: Sendable {
+    public var ramMiB = 512
+    /// Direct boot: a bzImage or multiboot kernel, its initrd/module and command line.
+    public var kernel: String?
+    public var initrd: String?
+    public var append = ""
+    /// Firmware image (SeaBIOS); nil = the Debian package's, when booting from disk.
+    public var bios: String?
+    /// Clock: deterministic (1 ns per guest instruction) or host real time.
+    public var deterministic = false
+    /// A guest reboot ends the run instead of restarting the machine.
+    public var noReboot = false
+    public init() {}
+
+    public static let minRAMMiB = 16
+    public static let maxRAMMiB = 65536
+    /// Where the Debian `seabios` package installs the firmware.
+    public static let defaultBIOSPaths = ["/usr/share/seabios/bios-256k.bin", "/usr/share/seabios/bios.bin"]
+}
+
+/// Why a PC run ended.
+public enum PCExit: Equatable, Sendable {
+    case powerOff                // the guest switched the machine off (ACPI S5)
+    case reset                   // the guest rebooted and `noReboot` was set
+    case shutdown                // triple fault with `noReboot`
+    case exitPort(Int32)         // the guest wrote the debug-exit port 0xF4
+    case hung                    // HLT with interrupts disabled and nothing that could wake it
+    case instructionLimit
+    case quit                    // the user asked to quit (Ctrl-A X)
+}
+
+/// The PC: i440FX/PIIX3 chipset with legacy devices, as the `pc` machine of QEMU.
+///
+/// Memory map: RAM at 0-lowRAMEnd (the part above 0xE000_0000 moves to 4 GiB), legacy VGA
+/// hole 0xA0000-0xBFFFF, the 0xC0000-0xFFFFF shadow segments under PAM control (BIOS boot),
+/// firmware ROM just below 4 GiB. Ports: PIC 0x20/0xA0/0x4D0, PIT 0x40, port B 0x61, i8042
+/// 0x60/0x64, RTC 0x70, port 0x92, COM1 0x3F8 (IRQ4), COM2 0x2F8 (IRQ3), PCI 0xCF8,
+/// fw_cfg 0x510, debug console 0x402, exit port 0xF4, POST port 0x80.
+public final class PCMachine {
+    public let config: MachineConfig
+    public let memory: PhysicalMemory
+    public let ports: PortBus
+    public let cpu: CPU
+    public let clock: Clock
+    public let pic = PIC8259()
+    public let pit: PIT8254
+    public let portB: SystemControlPortB
+    public let rtc: RTC
+    public let kbc = I8042()
+    public let port92 = SystemControlPort()
+    public let pci = PCIHost()
+    public let fwcfg: FwCfg
+    public let com1: UART16550
+    public let com2: UART16550
+    public let exitDevice = DebugExit()
+
+    /// Firmware log (port 0x402/0xE9); nil discards it.
+    public var firmwareLog: ((UInt8) -> Void)?
+    /// Called between slices of guest execution (about every millisecond of host time):
+    /// the frontend feeds console input here and may return `.quit`.
+    public var poll: (() -> PCExit?)?
+
+    private var kernelImage: [UInt8]?
+    private var kernelFormat: KernelFormat?
+    private var initrdImage: [UInt8]?
+    private var biosImage: [UInt8]?
+    private var pendingExit: PCExit?
+    private var resetPending = false
+    private var a20Keyboard = true
+    private var a20Port92 = false
+    private var isaLevels = [Bool](repeating: false, count: 16)
+
+    public init(config: MachineConfig, serial: @escaping (UInt8) -> Void) throws {
+        self.config = config
+        guard config.ramMiB >= MachineConfig.minRAMMiB && config.ramMiB <= MachineConfig.maxRAMMiB else {
+            throw UserError("emu: RAM size \(config.ramMiB) MiB is out of range; give --ram between \(MachineConfig.minRAMMiB) and \(MachineConfig.maxRAMMiB)")
+        }
+        // Inputs first, so a bad file fails before anything is built.
+        if let k = config.kernel {
+            let img = try readUserFile(k, what: "kernel", maxSize: 256 << 20)
+            kernelFormat = try KernelFormat.detect(img, path: k)
+            kernelImage = img
+            if let i = config.initrd { initrdImage = try readUserFile(i, what: "initrd", maxSize: 2048 << 20) }
+        } else {
+            if config.initrd != nil { throw UserError("emu: --initrd needs --kernel") }
+            let path: String
+            if let b = config.bios { path = b } else {
+                guard let found = MachineConfig.defaultBIOSPaths.first(where: { access($0, R_OK) == 0 }) else {
+                    throw UserError("emu: no firmware found at \(MachineConfig.defaultBIOSPaths[0]); install Debian's 'seabios' package or give --bios FILE")
+                }
+                path = found
+            }
+            let img = try readUserFile(path, what: "firmware", maxSize: 16 << 20)
+            guard img.count >= 64 * 1024, img.count % 65536 == 0 else {
+                throw UserError("emu: firmware '\(path)' is \(img.count) bytes; give a BIOS image that is a multiple of 64 KiB (e.g. bios-256k.bin)")
+            }
+            biosImage = img
+        }
+
+        memory = PhysicalMemory(ramSize: UInt64(config.ramMiB) << 20)
+        ports = PortBus()
+        cpu = CPU(memory: memory, ports: ports)
+        clock = Clock(mode: config.deterministic ? .deterministicDefault : .realTime)
+        pit = PIT8254(clock: clock)
+        portB = SystemControlPortB(pit: pit)
+        rtc = RTC(clock: clock)
+        fwcfg = FwCfg(memory: memory)
+        com1 = UART16550(output: serial)
+        com2 = UART16550(output: { _ in })
+        try wire()
+        try powerOn()
+    }
+
+    // MARK: wiring
+
+    private func wire() throws {
+        let cpu = self.cpu, clock = self.clock
+        clock.instructionCounter = { cpu.s.pointee.icount }
+        cpu.tscSource = { clock.now }        // 1 GHz TSC in both clock modes
+
+        try ports.register(pic.masterPorts, base: 0x20, count: 2, name: "pic-master")
+        try ports.register(pic.slavePorts, base: 0xA0, count: 2, name: "pic-slave")
+        try ports.register(pic.elcrPorts, base: 0x4D0, count: 2, name: "elcr")
+        try ports.register(pit, base: 0x40, count: 4, name: "pit")
+        try ports.register(portB, base: 0x61, count: 1, name: "port-b")
+        try ports.register(kbc.dataPort, base: 0x60, count: 1, name: "i8042-data")
+        try ports.register(kbc.commandPort, base: 0x64, count: 1, name: "i8042-command")
+        try ports.register(rtc, base: 0x70, count: 2, name: "rtc")
+        try ports.register(port92, base: 0x92, count: 1, name: "port92")
+        try ports.register(pci, base: 0xCF8, count: 8, name: "pci")
+        try ports.register(fwcfg, base: 0x510, count: 12, name: "fw_cfg")
+        try ports.register(com1, base: 0x3F8, count: 8, name: "com1")
+        try ports.register(com2, base: 0x2F8, count: 8, name: "com2")
+        try ports.register(exitDevice, base: 0xF4, count: 1, name: "debug-exit")
+        try ports.register(PortSink(), base: 0x80, count: 1, name: "post")
+        let log = DebugConsole(sink: { [unowned self] b in self.firmwareLog?(b) })
+        try ports.register(log, base: 0x402, count: 1, name: "debugcon")
+        try ports.register(DebugConsole(sink: { [unowned self] b in self.firmwareLog?(b) }), base: 0xE9, count: 1, name: "debugcon-e9")
+
+        pic.output = { [unowned cpu] level in cpu.setInterruptRequest(level) }
+        cpu.acknowledgeInterrupt = { [unowned self] in self.pic.acknowledge() }
+        pit.irq0 = { [unowned self] l in self.setISAIRQ(0, l) }
+        rtc.irq = { [unowned self] l in self.setISAIRQ(8, l) }
+        kbc.irq1 = { [unowned self] l in self.setISAIRQ(1, l) }
+        kbc.irq12 = { [unowned self] l in self.setISAIRQ(12, l) }
+        com1.irq = { [unowned self] l in self.setISAIRQ(4, l) }
+        com2.irq = { [unowned self] l in self.setISAIRQ(3, l) }
+        kbc.a20Changed = { [unowned self] on in self.a20Keyboard = on; self.updateA20() }
+        port92.a20Changed = { [unowned self] on in self.a20Port92 = on; self.updateA20() }
+        let requestReset: () -> Void = { [unowned self] in
+            self.resetPending = true
+            self.cpu.s.pointee.exit_request = 1
+        }
+        kbc.resetRequested = requestReset
+        port92.resetRequested = requestReset
+        pci.resetRequested = requestReset
+        pci.onPAMChange = { [unowned self] segs in self.applyPAM(segs) }
+        exitDevice.onExit = { [unowned self] status in
+            self.pendingExit = .exitPort(status)
+            self.cpu.s.pointee.exit_request = 1
+        }
+    }
+
+    /// An ISA interrupt line changed (PIC input; the IOAPIC joins here).
+    public func setISAIRQ(_ n: Int, _ level: Bool) {
+        guard n >= 0 && n < 16 else { return }
+        isaLevels[n] = level
+        pic.setIRQ(n == 2 ? 9 : n, level)
+    }
+
+    private func updateA20() {
+        let on = a20Keyboard || a20Port92
+        memory.a20Mask = on ? ~0 : ~UInt64(1 << 20)
+        cpu.flushTLB()
+    }
+
+    private func applyPAM(_ segs: [PAMSegment]) {
+        guard let bios = memory.romPointer(named: "bios"), let image = biosImage else { return }
+        let lowAlias = bios + (image.count - 0x2_0000)    // last 128 KiB appear at 0xE0000
+        for seg in segs {
+            let src: UnsafeMutablePointer<UInt8>? = seg.base >= 0xE_0000 ? lowAlias + Int(seg.base - 0xE_0000) : nil
+            memory.setShadow(base: seg.base, size: seg.size, readRAM: seg.readRAM, writeRAM: seg.writeRAM, romSource: src)
+        }
+        cpu.flushTLB()
+    }
+
+    // MARK: memory map
+
+    /// The e820 map the loaders and firmware tables report.
+    public var e820: [E820Entry] {
+        var m: [E820Entry] = [
+            E820Entry(base: 0, length: 0x9_FC00, kind: .ram),
+            E820Entry(base: 0x9_FC00, length: 0x400, kind: .reserved),
+            E820Entry(base: 0xE_0000, length: 0x2_0000, kind: .reserved),
+            E820Entry(base: 0x10_0000, length: memory.lowRAMEnd - 0x10_0000, kind: .ram),
+        ]
+        if memory.ramSize > memory.lowRAMEnd {
+            m.append(E820Entry(base: 0x1_0000_0000, length: memory.ramSize - memory.lowRAMEnd, kind: .ram))
+        }
+        m.append(E820Entry(base: 0xFEC0_0000, length: 0x1000, kind: .reserved))
+        m.append(E820Entry(base: 0xFEE0_0000, length: 0x1000, kind: .reserved))
+        m.append(E820Entry(base: 0xFFFC_0000, length: 0x4_0000, kind: .reserved))
+        return m
+    }
+
+    // MARK: power
+
+    /// Builds the power-on state: CMOS, fw_cfg, firmware or the direct-boot kernel.
+    private func powerOn() throws {
+        let low = memory.lowRAMEnd, high = memory.ramSize - memory.lowRAMEnd
+        rtc.setMemorySizes(belowFourGiB: low, aboveFourGiB: high)
+        rtc.setCPUCount(1)
+        rtc.setEquipment(floppies: 0, fpu: true, ps2Mouse: true)
+        rtc.setBootOrder([.hardDisk, .cdrom, .network])
+        rtc.updateChecksum()
+        fwcfg.setRAMSize(memory.ramSize)
+        fwcfg.setCPUCount(1)
+        fwcfg.setBootMenu(false)
+        try fwcfg.addFile("etc/sercon-port", FwCfg.le(0x3F8, 2))
+        try fwcfg.addFile("etc/e820", e820.flatMap { e -> [UInt8] in
+            FwCfg.le(e.base, 8) + FwCfg.le(e.length, 8) + FwCfg.le(UInt64(e.kind.rawValue), 4)
+        })
+
+        if let bios = biosImage {
+            try memory.mapROM(at: 0x1_0000_0000 - UInt64(bios.count), data: bios, name: "bios")
+            applyPAM(pci.pamSegments)
+            cpu.reset()
+            a20Keyboard = true; a20Port92 = false
+            updateA20()
+            return
+        }
+        guard let image = kernelImage, let format = kernelFormat, let path = config.kernel else { return }
+        a20Keyboard = true
+        updateA20()
+        switch format {
+        case .bzImage:
+            _ = try LinuxLoader.load(image: image, initrd: initrdImage, cmdline: config.append, kernelPath: path,
+                                     e820: e820, rsdp: nil, mem: memory, cpu: cpu)
+        case .multiboot(let off):
+            try Multiboot.load(image: image, headerOffset: off, initrd: initrdImage, cmdline: config.append,
+                               kernelPath: path, e820: e820, mem: memory, cpu: cpu)
+        }
+    }
+
+    /// Machine reset: devices to power-on state, RAM cleared, firmware or kernel reloaded.
+    public func reset() throws {
+        memset(memory.ram, 0, Int(memory.ramSize))
+        pic.reset(); pit.reset(); kbc.reset(); port92.reset(); pci.reset(); fwcfg.reset()
+        isaLevels = [Bool](repeating: false, count: 16)
+        cpu.reset()
+        try powerOn()
+    }
+
+    // MARK: run loop
+
+    /// Instructions per slice between timer checks in real-time mode: small enough (well
+    /// under a millisecond at interpreter speed) that periodic timer ticks are not coalesced.
+    public var sliceInstructions = 20_000
+
+    /// Runs the guest until it powers off, exits, hangs, the user quits, or the budget ends.
+    public func run(maxInstructions: UInt64 = .max) -> PCExit {
+        let start = cpu.s.pointee.icount
+        while true {
+            if let e = pendingExit { pendingExit = nil; return e }
+            if resetPending {
+                resetPending = false
+                if config.noReboot { return .reset }
+                do { try reset() } catch { return .reset }
+                continue
+            }
+            let used = cpu.s.pointee.icount &- start
+            if used >= maxInstructions { return .instructionLimit }
+            var budget = UInt64(sliceInstructions)
+            if let dl = clock.nextDeadline, let n = clock.instructionsUntil(dl) { budget = min(budget, n) }
+            budget = min(budget, maxInstructions - used)
+            let r = cpu.run(budget: Int(budget))
+            clock.runDue()
+            if let p = poll?() { return p }
+            switch r {
+            case .budget, .exitRequest:
+                continue
+            case .shutdown:
+                if config.noReboot { return .shutdown }
+                resetPending = true
+            case .halted:
+                let canWake = cpu.flag(FlagBit.IF) || cpu.s.pointee.nmi_pending != 0
+                if !canWake { return .hung }
+                if let dl = clock.nextDeadline {
+                    clock.idle(until: dl)
+                    clock.runDue()
+                } else if clock.isDeterministic && poll == nil {
+                    return .hung
+                } else {
+                    var ts = timespec(tv_sec: 0, tv_nsec: 5_000_000)
+                    _ = nanosleep(&ts, nil)
+                }
+            }
+        }
+    }
+}
+
+/// Accepts and ignores writes, reads all-ones (POST code port 0x80, used by Linux as I/O delay).
+final class PortSink: IODevice {
+    func ioRead(offset: UInt64, size: Int) -> UInt64 { size >= 8 ? ~0 : (1 << (8 * UInt64(size))) - 1 }
+    func ioWrite(offset: UInt64, size: Int, value: UInt64) {}
+}
