@@ -128,6 +128,9 @@ struct Boot: ParsableCommand {
     @Flag(help: "Print instruction and exception counts to stderr at exit.")
     var stats = false
 
+    @Option(help: ArgumentHelp("Trace instructions and exceptions to stderr after this many instructions (debugging).", visibility: .hidden))
+    var traceAfter: UInt64?
+
     func run() throws {
         var cfg = MachineConfig()
         cfg.ramMiB = ram
@@ -189,6 +192,17 @@ struct Boot: ParsableCommand {
         if logFD >= 0 {
             let lfd = logFD
             machine.firmwareLog = { b in var c = b; _ = write(lfd, &c, 1) }
+        }
+        if let after = traceAfter {
+            let cpu = machine.cpu
+            cpu.trace = { rip, d in
+                guard cpu.s.pointee.icount >= after else { return }
+                let name = d.infoIndex >= 0 ? cpu.table.names[Int(cpu.table.infos[Int(d.infoIndex)].nameIndex)] : "?"
+                eprint("\(cpu.s.pointee.icount) \(String(cpu.sreg[1].selector, radix: 16)):\(String(rip, radix: 16)) \(name) rax=\(String(cpu.gpr[0], radix: 16)) rcx=\(String(cpu.gpr[1], radix: 16)) rdx=\(String(cpu.gpr[2], radix: 16)) rsp=\(String(cpu.gpr[4], radix: 16))")
+            }
+            cpu.traceFault = { rip, f in
+                if cpu.s.pointee.icount >= after { eprint("exception \(f) at \(String(rip, radix: 16))") }
+            }
         }
         let console = HostConsole(readInput: readInput)
         let com1 = machine.com1

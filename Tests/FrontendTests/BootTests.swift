@@ -1,0 +1,121 @@
+import XCTest
+import Foundation
+
+/// Boots real guests with the `emu` binary as a user would: the multiboot test kernel from
+/// testroms/kernels, Debian's memtest86+, and Debian's cloud kernel with the busybox initramfs
+/// (direct boot and through SeaBIOS from disk-test.img). The guest images come from
+/// scripts/guest-images.sh (cache folder: $EMU_GUEST_DIR or ~/.cache/emu/guest). When they are
+/// missing the Linux/memtest tests skip, unless EMU_REQUIRE_GUEST=1 (CI), where they fail.
+/// The binary is $EMU_BIN, else the release build (.build/release/emu) if present, else the
+/// one beside the tests.
+final class BootTests: XCTestCase {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    func emuPath() throws -> String {
+        let env = ProcessInfo.processInfo.environment
+        if let p = env["EMU_BIN"], FileManager.default.isExecutableFile(atPath: p) { return p }
+        let release = Self.packageRoot.appendingPathComponent(".build/release/emu").path
+        if FileManager.default.isExecutableFile(atPath: release) { return release }
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: me).deletingLastPathComponent()
+        for _ in 0..<3 {
+            let p = dir.appendingPathComponent("emu").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+            dir = dir.deletingLastPathComponent()
+        }
+        XCTFail("emu executable not found; build the package first")
+        throw CancellationError()
+    }
+
+    static var guestDir: String {
+        let env = ProcessInfo.processInfo.environment
+        if let d = env["EMU_GUEST_DIR"] { return d }
+        let cache = env["EMU_CACHE"] ?? (NSHomeDirectory() + "/.cache/emu")
+        return cache + "/guest"
+    }
+
+    func guestFile(_ name: String) throws -> String {
+        let p = Self.guestDir + "/" + name
+        if FileManager.default.fileExists(atPath: p) { return p }
+        if ProcessInfo.processInfo.environment["EMU_REQUIRE_GUEST"] == "1" {
+            XCTFail("guest image \(p) is missing; run scripts/guest-images.sh")
+            throw CancellationError()
+        }
+        throw XCTSkip("guest image \(p) is missing; run scripts/guest-images.sh to build it")
+    }
+
+    struct Result { var status: Int32; var serial: String; var stderr: String; var seconds: Double }
+
+    /// Runs emu with COM1 in a file (stdin closed) and a wall-clock timeout.
+    func boot(_ args: [String], timeout: Double) throws -> Result {
+        let out = NSTemporaryDirectory() + "emu-boot-\(UUID().uuidString).txt"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try emuPath())
+        p.arguments = ["boot", "--serial", "file:" + out] + args
+        let err = Pipe()
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        let t0 = Date()
+        try p.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(100_000) }
+        if p.isRunning { p.terminate(); p.waitUntilExit() }
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let serial = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        return Result(status: p.terminationStatus, serial: serial, stderr: String(decoding: e, as: UTF8.self),
+                      seconds: Date().timeIntervalSince(t0))
+    }
+
+    func assemble(_ name: String) throws -> String {
+        let src = Self.packageRoot.appendingPathComponent("testroms/kernels/\(name).asm").path
+        let bin = NSTemporaryDirectory() + "emu-\(name)-\(UUID().uuidString).bin"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["nasm", "-f", "bin", "-I", Self.packageRoot.appendingPathComponent("testroms").path + "/", "-o", bin, src]
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "nasm failed on \(src)")
+        return bin
+    }
+
+    func testMultibootKernel() throws {
+        let bin = try assemble("multiboot_info")
+        defer { try? FileManager.default.removeItem(atPath: bin) }
+        let mod = NSTemporaryDirectory() + "emu-mod-\(UUID().uuidString).txt"
+        try "MODULE-OK".write(toFile: mod, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: mod) }
+        let r = try boot(["--kernel", bin, "--append", "hello world", "--ram", "64", "--initrd", mod, "--deterministic"], timeout: 60)
+        XCTAssertEqual(r.status, 1, "exit status (0 failures → 1); stderr: \(r.stderr)\n\(r.serial)")
+        XCTAssertTrue(r.serial.contains("DONE multiboot"), r.serial)
+        XCTAssertFalse(r.serial.contains("FAIL"), r.serial)
+        XCTAssertTrue(r.serial.contains("module starts with: MODU"), r.serial)
+    }
+
+    /// Debian's 6.1 cloud kernel + busybox initramfs, direct boot: the init prints the marker
+    /// and powers off; emu must exit 0.
+    func testLinuxDirectBootPowersOff() throws {
+        let kernel = try guestFile("vmlinuz"), initrd = try guestFile("initramfs.cpio.gz")
+        let r = try boot(["--kernel", kernel, "--initrd", initrd, "--ram", "256", "--deterministic",
+                          "--append", "console=ttyS0 panic=-1 emu.test=poweroff"], timeout: 900)
+        print("Linux direct boot: \(String(format: "%.1f", r.seconds)) s, exit \(r.status)")
+        XCTAssertTrue(r.serial.contains("EMU-GUEST-READY"), "no marker; serial tail:\n\(r.serial.suffix(3000))\n\(r.stderr)")
+        XCTAssertTrue(r.serial.contains("EMU-GUEST-POWEROFF"), String(r.serial.suffix(2000)))
+        XCTAssertEqual(r.status, 0, "emu exit status; stderr: \(r.stderr)\n\(r.serial.suffix(2000))")
+    }
+
+    /// Debian's memtest86+ (64-bit image) as --kernel: it must see the configured RAM and run
+    /// its first tests without errors.
+    func testMemtest86Plus() throws {
+        let mt = try guestFile("memtest86+x64.bin")
+        let r = try boot(["--kernel", mt, "--ram", "64", "--append", "console=ttyS0",
+                          "--max-instructions", "1500000000"], timeout: 600)
+        XCTAssertEqual(r.status, 8, "expected to stop at the instruction limit while testing; stderr: \(r.stderr)")
+        XCTAssertTrue(r.serial.contains("of 63MB]") || r.serial.contains("of 64MB]"), "RAM size not detected:\n\(r.serial.suffix(2000))")
+        XCTAssertTrue(r.serial.contains("[Address test, walking ones"), "first test did not start")
+        XCTAssertTrue(r.serial.contains("Errors: 0"), "no error counter")
+        XCTAssertNil(r.serial.range(of: "Errors: [1-9]", options: .regularExpression), "memtest reported errors")
+    }
+}
