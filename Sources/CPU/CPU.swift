@@ -38,6 +38,18 @@ public struct Fault: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// CPU-local platform pieces outside the core (the local APIC): the CPU asks them about CR8
+/// (the task-priority register), MSRs it does not implement itself (nil = #GP) and tells them
+/// when IA32_APIC_BASE changes.
+public protocol CPUPlatform: AnyObject {
+    func readCR8() -> UInt64
+    func writeCR8(_ v: UInt64)
+    func readMSR(_ index: UInt32) -> UInt64?
+    /// Returns false when the MSR does not exist or the value is invalid (#GP).
+    func writeMSR(_ index: UInt32, _ v: UInt64) -> Bool
+    func apicBaseChanged(_ v: UInt64)
+}
+
 /// Why the run loop returned.
 public enum StopReason: Equatable, Sendable {
     case budget          // instruction budget used up
@@ -86,6 +98,8 @@ public final class CPU {
     var featureMask: UInt64 = 1
     /// Guest-visible time-stamp counter source (deterministic by default: instruction count).
     public var tscSource: () -> UInt64
+    /// The machine's CPU-local devices (local APIC): CR8, APIC-base and device MSRs.
+    public var platform: CPUPlatform?
 
     public init(memory: PhysicalMemory, ports: PortBus, table: OpcodeTable = .shared) {
         s = .allocate(capacity: 1)

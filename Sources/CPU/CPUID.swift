@@ -46,6 +46,7 @@ public struct CPUFeature: Hashable, Sendable {
     public static let sse41 = CPUFeature(.l1ecx, 19)
     public static let sse42 = CPUFeature(.l1ecx, 20)
     public static let x2apic = CPUFeature(.l1ecx, 21)
+    public static let tscDeadline = CPUFeature(.l1ecx, 24)
     public static let movbe = CPUFeature(.l1ecx, 22)
     public static let popcnt = CPUFeature(.l1ecx, 23)
     public static let aes = CPUFeature(.l1ecx, 25)
@@ -91,7 +92,8 @@ public struct CPUIDModel: Sendable {
     /// Deliberately OFF until implemented:
     ///   - .xsave, .avx, .avx2, .fma, .f16c, .sha, .bmi1/.bmi2, .adx: not executed yet. Turning
     ///     .xsave on allows CR4.OSXSAVE and leaf 0xD (extend `xcr0Supported` at the same time).
-    ///   - .apic, .x2apic, .arat: the machine has no local APIC yet.
+    ///   - .apic, .tscDeadline, .arat: turned on by a machine that has a local APIC (PCMachine);
+    ///     .x2apic: not modelled.
     ///   - .vme, .mce, .mca, .pcid, .umip, .monitor: not modelled.
     ///   - .bmi1: TZCNT exists but ANDN/BEXTR/BLS* do not.
     public static let implemented: [CPUFeature] = [

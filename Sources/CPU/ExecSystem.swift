@@ -197,7 +197,7 @@ extension CPU {
             case 2: v = s.pointee.cr2
             case 3: v = s.pointee.cr3
             case 4: v = s.pointee.cr4
-            case 8: v = s.pointee.cr8 & 0xF
+            case 8: v = (platform?.readCR8() ?? s.pointee.cr8) & 0xF
             default: throw Fault.undefined
             }
             writeReg(d.rm, size: size, rex: d.rex, v & sizeMask(size))
@@ -211,6 +211,7 @@ extension CPU {
             case 8:
                 if v & ~0xF != 0 { throw Fault.gp(0) }
                 s.pointee.cr8 = v
+                platform?.writeCR8(v)
             default: throw Fault.undefined
             }
         } else if d.op1.kind == .D {

@@ -109,6 +109,7 @@ extension CPU {
             return p.pointee.tsc_aux
         default:
             if let slot = mtrrFixedSlot(index) { return cpu_mtrr_fixed(p)[slot] }
+            if let v = platform?.readMSR(index) { return v }
             throw Fault.gp(0)
         }
     }
@@ -126,6 +127,7 @@ extension CPU {
             if v & ~valid != 0 { throw Fault.gp(0) }
             // BSP is read-only.
             p.pointee.apic_base = (v & ~(1 << 8)) | (p.pointee.apic_base & (1 << 8))
+            platform?.apicBaseChanged(p.pointee.apic_base)
         case MSRIndex.BIOS_SIGN_ID:
             break                                                    // microcode update trigger: ignored
         case MSRIndex.SYSENTER_CS:
@@ -188,6 +190,7 @@ extension CPU {
                 cpu_mtrr_fixed(p)[slot] = v
                 return
             }
+            if let pl = platform, pl.writeMSR(index, v) { return }
             throw Fault.gp(0)
         }
     }

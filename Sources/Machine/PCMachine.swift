@@ -43,7 +43,8 @@ public enum PCExit: Equatable, Sendable {
 /// hole 0xA0000-0xBFFFF, the 0xC0000-0xFFFFF shadow segments under PAM control (BIOS boot),
 /// firmware ROM just below 4 GiB. Ports: PIC 0x20/0xA0/0x4D0, PIT 0x40, port B 0x61, i8042
 /// 0x60/0x64, RTC 0x70, port 0x92, COM1 0x3F8 (IRQ4), COM2 0x2F8 (IRQ3), PCI 0xCF8,
-/// fw_cfg 0x510, debug console 0x402, exit port 0xF4, POST port 0x80.
+/// fw_cfg 0x510, debug console 0x402, exit port 0xF4, POST port 0x80, VGA 0x3B0-0x3DF and
+/// Bochs VBE 0x1CE (legacy window 0xA0000-0xBFFFF).
 public final class PCMachine {
     public let config: MachineConfig
     public let memory: PhysicalMemory
@@ -61,6 +62,9 @@ public final class PCMachine {
     public let com1: UART16550
     public let com2: UART16550
     public let exitDevice = DebugExit()
+    public let vga = VGA(vramSize: 16 << 20)
+    public let lapic: LAPIC
+    public let ioapic = IOAPIC()
 
     /// Firmware log (port 0x402/0xE9); nil discards it.
     public var firmwareLog: ((UInt8) -> Void)?
@@ -115,6 +119,7 @@ public final class PCMachine {
         fwcfg = FwCfg(memory: memory)
         com1 = UART16550(output: serial)
         com2 = UART16550(output: { _ in })
+        lapic = LAPIC(clock: clock)
         try wire()
         try powerOn()
     }
@@ -141,12 +146,34 @@ public final class PCMachine {
         try ports.register(com2, base: 0x2F8, count: 8, name: "com2")
         try ports.register(exitDevice, base: 0xF4, count: 1, name: "debug-exit")
         try ports.register(PortSink(), base: 0x80, count: 1, name: "post")
+        try ports.register(vga.ports, base: 0x3B0, count: 48, name: "vga")
+        try ports.register(vga.vbePorts, base: 0x1CE, count: 2, name: "vga-vbe")
+        try memory.mapMMIO(at: 0xA_0000, size: 0x2_0000, name: "vga-window", device: vga.memoryWindow)
         let log = DebugConsole(sink: { [unowned self] b in self.firmwareLog?(b) })
         try ports.register(log, base: 0x402, count: 1, name: "debugcon")
         try ports.register(DebugConsole(sink: { [unowned self] b in self.firmwareLog?(b) }), base: 0xE9, count: 1, name: "debugcon-e9")
 
-        pic.output = { [unowned cpu] level in cpu.setInterruptRequest(level) }
-        cpu.acknowledgeInterrupt = { [unowned self] in self.pic.acknowledge() }
+        // Interrupts: 8259 → LAPIC LINT0 (virtual wire, ExtINT) → CPU INTR; the IOAPIC sends
+        // messages to the LAPIC; level-triggered EOIs are broadcast back to the IOAPIC.
+        try memory.mapMMIO(at: 0xFEE0_0000, size: 0x1000, name: "lapic", device: lapic)
+        try memory.mapMMIO(at: 0xFEC0_0000, size: 0x1000, name: "ioapic", device: ioapic)
+        let lapic = self.lapic, ioapic = self.ioapic, pic = self.pic
+        pic.output = { [unowned lapic] level in lapic.setPICOutput(level) }
+        lapic.output = { [unowned cpu] level in cpu.setInterruptRequest(level) }
+        lapic.picAcknowledge = { [unowned pic] in pic.acknowledge() ?? 0 }
+        lapic.nmi = { [unowned cpu] in cpu.requestNMI() }
+        lapic.onLevelEOI = { [unowned ioapic] v in ioapic.eoi(vector: v) }
+        lapic.tscNow = { [unowned cpu] in cpu.guestTSC }
+        ioapic.deliver = { [unowned lapic] dest, logical, mode, vector, level in
+            if lapic.matchesDestination(dest, logical: logical) {
+                lapic.deliver(vector: vector, deliveryMode: mode, level: true, triggerLevel: level)
+            }
+        }
+        cpu.acknowledgeInterrupt = { [unowned lapic] in lapic.acknowledge() }
+        cpu.platform = self
+        cpu.cpuid.set(.apic, true)
+        cpu.cpuid.set(.tscDeadline, true)
+        cpu.cpuid.set(.arat, true)
         pit.irq0 = { [unowned self] l in self.setISAIRQ(0, l) }
         rtc.irq = { [unowned self] l in self.setISAIRQ(8, l) }
         kbc.irq1 = { [unowned self] l in self.setISAIRQ(1, l) }
@@ -174,6 +201,7 @@ public final class PCMachine {
         guard n >= 0 && n < 16 else { return }
         isaLevels[n] = level
         pic.setIRQ(n == 2 ? 9 : n, level)
+        ioapic.setIRQ(n == 0 ? 2 : n, level)      // ISA IRQ0 is IOAPIC pin 2 (MADT override)
     }
 
     private func updateA20() {
@@ -253,7 +281,8 @@ public final class PCMachine {
     /// Machine reset: devices to power-on state, RAM cleared, firmware or kernel reloaded.
     public func reset() throws {
         memset(memory.ram, 0, Int(memory.ramSize))
-        pic.reset(); pit.reset(); kbc.reset(); port92.reset(); pci.reset(); fwcfg.reset()
+        pic.reset(); pit.reset(); kbc.reset(); port92.reset(); pci.reset(); fwcfg.reset(); vga.reset()
+        lapic.reset(); ioapic.reset()
         isaLevels = [Bool](repeating: false, count: 16)
         cpu.reset()
         try powerOn()
@@ -305,6 +334,21 @@ public final class PCMachine {
             }
         }
     }
+}
+
+extension PCMachine: CPUPlatform {
+    public static let tscDeadlineMSR: UInt32 = 0x6E0
+    public func readCR8() -> UInt64 { lapic.cr8 }
+    public func writeCR8(_ v: UInt64) { lapic.cr8 = v }
+    public func readMSR(_ index: UInt32) -> UInt64? {
+        index == PCMachine.tscDeadlineMSR ? lapic.readTSCDeadline() : nil
+    }
+    public func writeMSR(_ index: UInt32, _ v: UInt64) -> Bool {
+        guard index == PCMachine.tscDeadlineMSR else { return false }
+        lapic.writeTSCDeadline(v)
+        return true
+    }
+    public func apicBaseChanged(_ v: UInt64) { lapic.setAPICBase(v) }
 }
 
 /// Accepts and ignores writes, reads all-ones (POST code port 0x80, used by Linux as I/O delay).
