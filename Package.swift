@@ -19,8 +19,10 @@ let package = Package(
         .target(name: "CPUState", path: "Sources/CPUState"),
         .target(name: "CPU", dependencies: ["CPUState"], path: "Sources/CPU", swiftSettings: hot),
         .target(name: "JIT", dependencies: ["CPU", "CPUState"], path: "Sources/JIT", swiftSettings: hot),
+        // linux/kvm.h for the KVM accelerator.
+        .target(name: "CKVM", path: "Sources/CKVM"),
         .target(name: "Devices", dependencies: ["CPU"], path: "Sources/Devices", swiftSettings: hot),
-        .target(name: "Machine", dependencies: ["CPU", "Devices", "JIT"], path: "Sources/Machine", swiftSettings: hot),
+        .target(name: "Machine", dependencies: ["CPU", "Devices", "JIT", "CKVM"], path: "Sources/Machine", swiftSettings: hot),
         .executableTarget(
             name: "Frontend",
             dependencies: ["Machine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -30,5 +32,7 @@ let package = Package(
         .testTarget(name: "ROMTests", dependencies: ["Machine", "CPU"], path: "Tests/ROMTests"),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "CPU"], path: "Tests/DevicesTests"),
         .testTarget(name: "FrontendTests", dependencies: [], path: "Tests/FrontendTests"),
+        .testTarget(name: "JITTests", dependencies: ["JIT", "CPU", "CPUState", "Machine"], path: "Tests/JITTests"),
+        .testTarget(name: "KVMTests", dependencies: ["Machine", "CPU", "CPUState", "CKVM", "Devices"], path: "Tests/KVMTests"),
     ]
 )
