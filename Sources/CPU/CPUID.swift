@@ -90,8 +90,8 @@ public struct CPUIDModel: Sendable {
     /// executes it (and the matching CR4/XCR0/MSR checks derive from this list automatically).
     ///
     /// Deliberately OFF until implemented:
-    ///   - .xsave, .avx, .avx2, .fma, .f16c, .sha, .bmi1/.bmi2, .adx: not executed yet. Turning
-    ///     .xsave on allows CR4.OSXSAVE and leaf 0xD (extend `xcr0Supported` at the same time).
+    ///   - .avx, .avx2, .fma, .f16c, .sha, .bmi1/.bmi2, .adx: not executed yet (AVX also needs
+    ///     XCR0 bit 2 in `xcr0Supported` and the YMM component in XSAVE).
     ///   - .apic, .tscDeadline, .arat: turned on by a machine that has a local APIC (PCMachine);
     ///     .x2apic: not modelled.
     ///   - .vme, .mce, .mca, .pcid, .umip, .monitor: not modelled.
@@ -104,18 +104,20 @@ public struct CPUIDModel: Sendable {
         .invariantTSC,
         // x87 (FPU.swift), FXSAVE/FXRSTOR, MMX and SSE..SSE4.2 with PCLMULQDQ and AES-NI (Vector*.swift).
         .fpu, .fxsr, .mmx, .sse, .sse2, .sse3, .ssse3, .sse41, .sse42, .pclmulqdq, .aes,
+        // XSAVE/XRSTOR/XSAVEOPT/XGETBV/XSETBV for the x87 and SSE components (FPUEnv.swift).
+        .xsave,
     ]
 
     /// XCR0 bits the machine can save/restore (bit 0 x87 is architecturally always 1).
     /// Extend with 0x2 (SSE) / 0x4 (AVX) when that state exists.
-    public var xcr0Supported: UInt64 = 0x1
+    public var xcr0Supported: UInt64 = 0x3
 
     public var vendor = "GenuineIntel"
     public var brand = "emu virtual CPU"
     public var hypervisorSignature = "emuemuemuemu"
     /// Family 6, model 0x6A, stepping 0 (the value EDX holds after RESET).
     public var signature: UInt32 = 0x0006_06A0
-    public var maxBasicLeaf: UInt32 = 0x0B
+    public var maxBasicLeaf: UInt32 = 0x0D
     public var maxExtendedLeaf: UInt32 = 0x8000_0008
     public var physicalAddressBits: UInt32 = UInt32(physAddrBits)
     public var linearAddressBits: UInt32 = 48
@@ -272,6 +274,7 @@ public struct CPUIDModel: Sendable {
             guard has(.xsave) else { return (0, 0, 0, 0) }
             switch subleaf {
             case 0: return (UInt32(truncatingIfNeeded: xcr0Supported), 576, 576, UInt32(truncatingIfNeeded: xcr0Supported >> 32))
+            case 1: return (1, 0, 0, 0)      // XSAVEOPT; no XSAVEC/XGETBV1/XSAVES
             default: return (0, 0, 0, 0)
             }
         case 0x4000_0000:

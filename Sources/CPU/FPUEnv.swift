@@ -179,9 +179,10 @@ extension CPU {
 
     // MARK: FXSAVE / FXRSTOR
 
-    func fxsave(_ d: Instr, _ ea: UInt64) throws(Fault) {
+    /// The FXSAVE image (512 bytes; XMM0-7, or XMM0-15 in 64-bit mode; 64-bit FIP/FDP with REX.W).
+    func fxImage(_ d: Instr) -> [UInt8] {
         let nx = code64 ? 16 : 8
-        var b = [UInt8](repeating: 0, count: 160 + 16 * nx)
+        var b = [UInt8](repeating: 0, count: 512)
         let p = s.pointee
         x87Put(&b, 0, 2, UInt64(p.fcw))
         x87Put(&b, 2, 2, UInt64(p.fsw))
@@ -207,14 +208,16 @@ extension CPU {
             x87Put(&b, 160 + 16 * i, 8, x.loadUnaligned(fromByteOffset: 32 * i, as: UInt64.self))
             x87Put(&b, 168 + 16 * i, 8, x.loadUnaligned(fromByteOffset: 32 * i + 8, as: UInt64.self))
         }
-        try x87WriteBlock(d.seg, ea, b, checkSize: 512, align16: true)
+        return b
     }
 
-    func fxrstor(_ d: Instr, _ ea: UInt64) throws(Fault) {
-        let nx = code64 ? 16 : 8
-        let b = try x87ReadBlock(d.seg, ea, 160 + 16 * nx, checkSize: 512, align16: true)
-        let mx = UInt32(x87Get(b, 24, 4))
-        if mx & ~0xFFFF != 0 { throw Fault.gp(0) }
+    func fxsave(_ d: Instr, _ ea: UInt64) throws(Fault) {
+        let b = fxImage(d)
+        try x87WriteBlock(d.seg, ea, Array(b[0..<(code64 ? 416 : 288)]), checkSize: 512, align16: true)
+    }
+
+    /// Loads the x87 part (FCW..FDS, registers, abridged tag) of an FXSAVE image.
+    func fxLoadX87(_ b: [UInt8], _ d: Instr) {
         s.pointee.fcw = (UInt16(x87Get(b, 0, 2)) & ~0xE0C0) | 0x40
         s.pointee.fsw = UInt16(x87Get(b, 2, 2))
         s.pointee.fop = UInt16(x87Get(b, 6, 2) & 0x7FF)
@@ -225,7 +228,6 @@ extension CPU {
             s.pointee.fip = x87Get(b, 8, 4); s.pointee.fcs = UInt16(x87Get(b, 12, 2))
             s.pointee.fdp = x87Get(b, 16, 4); s.pointee.fds = UInt16(x87Get(b, 20, 2))
         }
-        s.pointee.mxcsr = mx
         let top = x87Top
         let tag = b[4]
         var ftw: UInt16 = 0
@@ -238,11 +240,91 @@ extension CPU {
             ftw |= (tag >> UInt8(p)) & 1 != 0 ? x87Raw(phys: p).tag << UInt16(2 * p) : 3 << UInt16(2 * p)
         }
         s.pointee.ftw = ftw
+    }
+
+    /// Loads XMM0-7 (XMM0-15 in 64-bit mode) from an FXSAVE image.
+    func fxLoadXMM(_ b: [UInt8]) {
+        let nx = code64 ? 16 : 8
         let x = UnsafeMutableRawPointer(cpu_ymm(s)!)
         for i in 0..<nx {
             x.storeBytes(of: x87Get(b, 160 + 16 * i, 8), toByteOffset: 32 * i, as: UInt64.self)
             x.storeBytes(of: x87Get(b, 168 + 16 * i, 8), toByteOffset: 32 * i + 8, as: UInt64.self)
         }
+    }
+
+    func fxrstor(_ d: Instr, _ ea: UInt64) throws(Fault) {
+        let nx = code64 ? 16 : 8
+        let b = try x87ReadBlock(d.seg, ea, 160 + 16 * nx, checkSize: 512, align16: true)
+        let mx = UInt32(x87Get(b, 24, 4))
+        if mx & ~0xFFFF != 0 { throw Fault.gp(0) }
+        s.pointee.mxcsr = mx
+        fxLoadX87(b, d)
+        fxLoadXMM(b)
+    }
+
+    // MARK: XSAVE / XRSTOR (standard form; components 0 = x87 and 1 = SSE)
+
+    /// Size of the XSAVE area for the components the CPU supports: legacy region + header.
+    static let xsaveAreaSize = 576
+
+    /// XSAVE / XSAVEOPT: saves the components in XCR0 & EDX:EAX and sets their XSTATE_BV bits.
+    /// (XSAVEOPT may skip unmodified components; saving them is always allowed.)
+    func xsave(_ d: Instr, _ ea: UInt64) throws(Fault) {
+        guard s.pointee.cr4 & CR4Bit.OSXSAVE != 0 else { throw Fault.undefined }
+        let rfbm = s.pointee.xcr0 & ((gpr[2] & 0xFFFF_FFFF) << 32 | (gpr[0] & 0xFFFF_FFFF))
+        var area = try xsaveAreaRead(d, ea)
+        let img = fxImage(d)
+        if rfbm & 1 != 0 {
+            for i in 0..<24 where i < 24 { area[i] = img[i] }
+            for i in 32..<160 { area[i] = img[i] }
+        }
+        if rfbm & 2 != 0 {
+            for i in 24..<32 { area[i] = img[i] }
+            for i in 160..<(code64 ? 416 : 288) { area[i] = img[i] }
+        }
+        let bv = x87Get(area, 512, 8)
+        x87Put(&area, 512, 8, (bv & ~rfbm) | (rfbm & 3))
+        try x87WriteBlock(d.seg, ea, area, checkSize: CPU.xsaveAreaSize)
+    }
+
+    /// XRSTOR: loads the components in XCR0 & EDX:EAX whose XSTATE_BV bit is set, initialises
+    /// the others; #GP for the compacted form, reserved header bits, or bits outside XCR0.
+    func xrstor(_ d: Instr, _ ea: UInt64) throws(Fault) {
+        guard s.pointee.cr4 & CR4Bit.OSXSAVE != 0 else { throw Fault.undefined }
+        let rfbm = s.pointee.xcr0 & ((gpr[2] & 0xFFFF_FFFF) << 32 | (gpr[0] & 0xFFFF_FFFF))
+        let area = try xsaveAreaRead(d, ea)
+        let bv = x87Get(area, 512, 8), comp = x87Get(area, 520, 8)
+        if comp != 0 || bv & ~s.pointee.xcr0 != 0 { throw Fault.gp(0) }
+        for i in 528..<576 where area[i] != 0 { throw Fault.gp(0) }
+        if rfbm & 2 != 0 {
+            let mx = UInt32(x87Get(area, 24, 4))
+            if mx & ~0xFFFF != 0 { throw Fault.gp(0) }
+            s.pointee.mxcsr = mx
+        }
+        if rfbm & 1 != 0 {
+            if bv & 1 != 0 {
+                fxLoadX87(area, d)
+            } else {
+                x87Init()
+                for p in 0..<8 { x87SetRaw(phys: p, F80(m: 0, se: 0)) }
+                s.pointee.ftw = 0xFFFF
+            }
+        }
+        if rfbm & 2 != 0 {
+            if bv & 2 != 0 { fxLoadXMM(area) } else {
+                let x = UnsafeMutableRawPointer(cpu_ymm(s)!)
+                for i in 0..<(code64 ? 16 : 8) {
+                    x.storeBytes(of: 0, toByteOffset: 32 * i, as: UInt64.self)
+                    x.storeBytes(of: 0, toByteOffset: 32 * i + 8, as: UInt64.self)
+                }
+            }
+        }
+    }
+
+    private func xsaveAreaRead(_ d: Instr, _ ea: UInt64) throws(Fault) -> [UInt8] {
+        let lin = try linear(seg: d.seg, off: ea, size: 1, write: false)
+        if lin & 63 != 0 { throw Fault.gp(0) }
+        return try x87ReadBlock(d.seg, ea, CPU.xsaveAreaSize)
     }
 }
 #endif

@@ -347,6 +347,10 @@ extension CPU {
         switch d.mn {
         case .FPU, .FXSAVE, .FXRSTOR:
             try execFPU(&d, ea)                    // FPU.swift
+        case .XSAVE, .XSAVEOPT:
+            try xsave(d, ea)                       // FPUEnv.swift
+        case .XRSTOR:
+            try xrstor(d, ea)
         default:
             if try execVector(&d, ea) { return }   // Vector.swift: MMX/SSE..SSE4.2; false if not handled
             countUnimplemented(d)

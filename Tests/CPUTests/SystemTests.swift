@@ -102,7 +102,7 @@ final class SystemTests: XCTestCase {
     func testCPUIDVendorFeaturesAndBrand() {
         cpu.gpr[0] = 0
         XCTAssertNil(run([0x0F, 0xA2]))
-        XCTAssertEqual(cpu.gpr[0], 0xB)
+        XCTAssertEqual(cpu.gpr[0], 0xD)
         XCTAssertEqual(string([cpu.gpr[3], cpu.gpr[2], cpu.gpr[1]]), "GenuineIntel")
 
         cpu.gpr[0] = 1
@@ -111,10 +111,10 @@ final class SystemTests: XCTestCase {
         XCTAssertEqual(cpu.gpr[0], 0x606A0)
         XCTAssertEqual(edx & 1, 1, "x87 FPU")
         XCTAssertEqual(edx & (1 << 25 | 1 << 26 | 1 << 24 | 1 << 23), 1 << 25 | 1 << 26 | 1 << 24 | 1 << 23, "SSE/SSE2/FXSR/MMX")
-        XCTAssertEqual(edx & (1 << 9), 0, "no APIC yet")
+        XCTAssertEqual(edx & (1 << 9), 0, "no APIC on a CPU without a machine LAPIC")
         for bit in [3, 4, 5, 6, 8, 11, 12, 13, 15, 16, 17, 19] { XCTAssertNotEqual(edx & (1 << UInt64(bit)), 0, "EDX bit \(bit)") }
         for bit in [13, 22, 23, 30, 31] { XCTAssertNotEqual(ecx & (1 << UInt64(bit)), 0, "ECX bit \(bit)") }
-        XCTAssertEqual(ecx & (1 << 26 | 1 << 27), 0, "no XSAVE/OSXSAVE")
+        XCTAssertEqual(ecx & (1 << 26 | 1 << 27), 1 << 26, "XSAVE, OSXSAVE off while CR4.OSXSAVE = 0")
         for bit in [0, 1, 9, 19, 20, 25] { XCTAssertNotEqual(ecx & (1 << UInt64(bit)), 0, "SSE3/PCLMULQDQ/SSSE3/SSE4.1/SSE4.2/AES bit \(bit)") }
         XCTAssertEqual(ecx & (1 << 28), 0, "no AVX")
 
@@ -150,10 +150,10 @@ final class SystemTests: XCTestCase {
     }
 
     func testCPUIDBeyondMaximumReturnsHighestBasicLeaf() {
-        cpu.gpr[0] = 0xB; cpu.gpr[1] = 1
+        cpu.gpr[0] = 0xD; cpu.gpr[1] = 1
         run([0x0F, 0xA2])
         let expect = (cpu.gpr[0], cpu.gpr[1], cpu.gpr[2], cpu.gpr[3])
-        for leaf: UInt64 in [0xC, 0x1F, 0x8000_0009, 0x9000_0000] {
+        for leaf: UInt64 in [0xE, 0x1F, 0x8000_0009, 0x9000_0000] {
             cpu.gpr[0] = leaf; cpu.gpr[1] = 1
             run([0x0F, 0xA2])
             XCTAssertTrue((cpu.gpr[0], cpu.gpr[1], cpu.gpr[2], cpu.gpr[3]) == expect, "leaf \(String(leaf, radix: 16))")
@@ -171,7 +171,7 @@ final class SystemTests: XCTestCase {
         XCTAssertTrue(bit("fsgsbase")); XCTAssertTrue(bit("rdrand")); XCTAssertTrue(bit("rdpid"))
         XCTAssertTrue(bit("sse")); XCTAssertTrue(bit("sse2")); XCTAssertTrue(bit("fxsr")); XCTAssertTrue(bit("sse4.2"))
         XCTAssertFalse(bit("sha"))
-        XCTAssertFalse(bit("bmi1")); XCTAssertFalse(bit("xsave"))
+        XCTAssertFalse(bit("bmi1")); XCTAssertTrue(bit("xsave"))
         XCTAssertEqual(m & 1, 1)
     }
 
@@ -194,8 +194,8 @@ final class SystemTests: XCTestCase {
     }
 
     func testCR4ReservedAndUnadvertisedBits() {
-        // VME(0,1), MCE(6), UMIP(11), LA57(12), VMXE(13), SMXE(14), PCIDE(17), OSXSAVE(18), 22, 23.
-        for bit in [0, 1, 6, 11, 12, 13, 14, 17, 18, 22, 23] {
+        // VME(0,1), MCE(6), UMIP(11), LA57(12), VMXE(13), SMXE(14), PCIDE(17), 22, 23.
+        for bit in [0, 1, 6, 11, 12, 13, 14, 17, 22, 23] {
             cpu.gpr[0] = 1 << UInt64(bit)
             assertFault(run([0x0F, 0x22, 0xE0]), Fault.GP)
         }
@@ -484,13 +484,62 @@ final class SystemTests: XCTestCase {
         XCTAssertNil(run([0x0F, 0x01, 0xF8]))                        // swapgs
         XCTAssertEqual(cpu.sreg[5].base, 0xAAAA)
         XCTAssertEqual(cpu.s.pointee.kernel_gs_base, 0xFFFF_FFFF_1234_0000)
-        // XGETBV without CR4.OSXSAVE: #UD (XSAVE is not advertised, so OSXSAVE cannot be set).
+        // XGETBV without CR4.OSXSAVE: #UD.
         assertFault(run([0x0F, 0x01, 0xD0]), Fault.UD)
-        cpu.gpr[0] = 1 << 18
-        assertFault(run([0x0F, 0x22, 0xE0]), Fault.GP)
         // SWAPGS outside 64-bit mode: #UD.
         enterProt32()
         assertFault(run([0x0F, 0x01, 0xF8]), Fault.UD)
+    }
+
+    func testXSAVEAndXRSTOR() {
+        enterLong64()
+        // CPUID: XSAVE advertised, leaf 0xD: XCR0 bits x87|SSE, 576-byte area, XSAVEOPT.
+        let l1 = cpu.cpuid.query(leaf: 1, subleaf: 0)
+        XCTAssertNotEqual(l1.ecx & (1 << 26), 0)
+        let d0 = cpu.cpuid.query(leaf: 0xD, subleaf: 0)
+        XCTAssertEqual(d0.eax, 3); XCTAssertEqual(d0.ebx, 576); XCTAssertEqual(d0.ecx, 576)
+        XCTAssertEqual(cpu.cpuid.query(leaf: 0xD, subleaf: 1).eax & 1, 1)
+        // XSAVE before CR4.OSXSAVE: #UD; then enable it and XCR0 = 3.
+        cpu.gpr[1] = 0x5000
+        assertFault(run([0x0F, 0xAE, 0x21]), Fault.UD)                // xsave [rcx]
+        cpu.gpr[0] = cpu.s.pointee.cr4 | 1 << 18 | 1 << 9
+        XCTAssertNil(run([0x0F, 0x22, 0xE0]))                        // mov cr4, rax
+        XCTAssertNotEqual(cpu.cpuid.query(leaf: 1, subleaf: 0, cr4: cpu.s.pointee.cr4).ecx & (1 << 27), 0)
+        cpu.gpr[0] = 3; cpu.gpr[2] = 0; cpu.gpr[1] = 0
+        XCTAssertNil(run([0x0F, 0x01, 0xD1]))                        // xsetbv
+        cpu.gpr[0] = 4
+        assertFault(run([0x0F, 0x01, 0xD1]), Fault.GP)               // AVX without SSE/unsupported
+        cpu.gpr[0] = 0; cpu.gpr[1] = 0
+        XCTAssertNil(run([0x0F, 0x01, 0xD0]))                        // xgetbv
+        XCTAssertEqual(cpu.gpr[0], 3)
+        // Save x87+SSE state: XMM3 and FCW show up in the image, XSTATE_BV = 3.
+        let x = UnsafeMutableRawPointer(cpu_ymm(cpu.s)!)
+        x.storeBytes(of: UInt64(0x1122_3344_5566_7788), toByteOffset: 32 * 3, as: UInt64.self)
+        cpu.s.pointee.fcw = 0x27F
+        cpu.gpr[0] = 0xFFFF_FFFF; cpu.gpr[2] = 0xFFFF_FFFF; cpu.gpr[1] = 0x5000
+        XCTAssertNil(run([0x48, 0x0F, 0xAE, 0x21]))                  // xsave64 [rcx]
+        XCTAssertEqual(mem.read(0x5000, size: 2), 0x27F)
+        XCTAssertEqual(mem.read(0x5000 + 160 + 48, size: 8), 0x1122_3344_5566_7788)
+        XCTAssertEqual(mem.read(0x5000 + 512, size: 8), 3)
+        // Misaligned area: #GP.
+        cpu.gpr[1] = 0x5010
+        assertFault(run([0x0F, 0xAE, 0x21]), Fault.GP)
+        // XRSTOR of the image brings XMM3 back; with XSTATE_BV.SSE = 0 it initialises XMM.
+        x.storeBytes(of: UInt64(0), toByteOffset: 32 * 3, as: UInt64.self)
+        cpu.s.pointee.fcw = 0x37F
+        cpu.gpr[1] = 0x5000
+        XCTAssertNil(run([0x48, 0x0F, 0xAE, 0x29]))                  // xrstor64 [rcx]
+        XCTAssertEqual(x.load(fromByteOffset: 32 * 3, as: UInt64.self), 0x1122_3344_5566_7788)
+        XCTAssertEqual(cpu.s.pointee.fcw, 0x27F)
+        mem.write(0x5000 + 512, size: 8, value: 1)
+        XCTAssertNil(run([0x48, 0x0F, 0xAE, 0x29]))
+        XCTAssertEqual(x.load(fromByteOffset: 32 * 3, as: UInt64.self), 0)
+        // Compacted form or XSTATE_BV beyond XCR0: #GP.
+        mem.write(0x5000 + 520, size: 8, value: 1 << 63)
+        assertFault(run([0x48, 0x0F, 0xAE, 0x29]), Fault.GP)
+        mem.write(0x5000 + 520, size: 8, value: 0)
+        mem.write(0x5000 + 512, size: 8, value: 4)
+        assertFault(run([0x48, 0x0F, 0xAE, 0x29]), Fault.GP)
     }
 
     func testCLACSTAC() {
