@@ -106,6 +106,42 @@ final class BootTests: XCTestCase {
         XCTAssertEqual(r.status, 0, "emu exit status; stderr: \(r.stderr)\n\(r.serial.suffix(2000))")
     }
 
+    /// The same guest without the test switch: its init starts a shell on the console; commands
+    /// typed on emu's stdin run in the guest, and `poweroff` ends emu with status 0.
+    func testLinuxShellRunsTypedCommands() throws {
+        let kernel = try guestFile("vmlinuz"), initrd = try guestFile("initramfs.cpio.gz")
+        let out = NSTemporaryDirectory() + "emu-shell-\(UUID().uuidString).txt"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try emuPath())
+        p.arguments = ["boot", "--serial", "file:" + out, "--kernel", kernel, "--initrd", initrd, "--ram", "256",
+                       "--deterministic", "--append", "console=ttyS0 panic=-1"]
+        let input = Pipe(), err = Pipe()
+        p.standardInput = input
+        p.standardError = err
+        try p.run()
+        func serial() -> String { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
+        func wait(for text: String, after start: String.Index? = nil, timeout: Double) -> Bool {
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline && p.isRunning {
+                let s = serial()
+                if let start, start < s.endIndex, s[start...].contains(text) { return true }
+                if start == nil && s.contains(text) { return true }
+                usleep(200_000)
+            }
+            return false
+        }
+        defer { if p.isRunning { p.terminate() } }
+        XCTAssertTrue(wait(for: "emu# ", timeout: 900), "no shell prompt:\n\(serial().suffix(2000))")
+        input.fileHandleForWriting.write("echo HELLO-FROM-$((6*7))\n".data(using: .utf8)!)
+        XCTAssertTrue(wait(for: "HELLO-FROM-42", timeout: 120), "command did not run:\n\(serial().suffix(1000))")
+        input.fileHandleForWriting.write("poweroff\n".data(using: .utf8)!)
+        let deadline = Date().addingTimeInterval(120)
+        while p.isRunning && Date() < deadline { usleep(200_000) }
+        XCTAssertFalse(p.isRunning, "emu did not exit after poweroff:\n\(serial().suffix(1000))")
+        if !p.isRunning { XCTAssertEqual(p.terminationStatus, 0, "exit status after poweroff") }
+    }
+
     /// Debian's memtest86+ (64-bit image) as --kernel: it must see the configured RAM and run
     /// its first tests without errors.
     func testMemtest86Plus() throws {
