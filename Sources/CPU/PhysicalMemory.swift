@@ -239,6 +239,14 @@ public final class PortBus {
         for p in Int(base)..<(Int(base) + count) { slot[p] = UInt16(devices.count) }
     }
 
+    /// Removes every range `device` was registered at (for relocatable ranges such as PCI I/O
+    /// BARs and the PM block: unregister, then register at the new base).
+    public func unregister(_ device: IODevice) {
+        for (i, d) in devices.enumerated() where d.device === device {
+            for p in 0..<65536 where Int(slot[p]) == i + 1 { slot[p] = 0 }
+        }
+    }
+
     @inline(__always)
     public func read(_ port: UInt16, size: Int) -> UInt32 {
         let s = Int(slot[Int(port)])

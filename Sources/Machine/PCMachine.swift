@@ -64,6 +64,7 @@ public final class PCMachine {
     public let exitDevice = DebugExit()
     public let vga = VGA(vramSize: 16 << 20)
     public let lapic: LAPIC
+    public let pm: PIIX4PM
     public let ioapic = IOAPIC()
 
     /// Firmware log (port 0x402/0xE9); nil discards it.
@@ -120,6 +121,7 @@ public final class PCMachine {
         com1 = UART16550(output: serial)
         com2 = UART16550(output: { _ in })
         lapic = LAPIC(clock: clock)
+        pm = PIIX4PM(clock: clock)
         try wire()
         try powerOn()
     }
@@ -190,6 +192,18 @@ public final class PCMachine {
         port92.resetRequested = requestReset
         pci.resetRequested = requestReset
         pci.onPAMChange = { [unowned self] segs in self.applyPAM(segs) }
+        // ACPI PM block: wherever PCI config of the PIIX4 PM function puts it.
+        try ports.register(pm.apm, base: 0xB2, count: 2, name: "apm")
+        try ports.register(pm.gpe0, base: 0xAFE0, count: 4, name: "acpi-gpe0")
+        pci.onPMIOChange = { [unowned self] base in
+            self.ports.unregister(self.pm)
+            if let base { try? self.ports.register(self.pm, base: base, count: PIIX4PM.ioSize, name: "acpi-pm") }
+        }
+        pm.sci = { [unowned self] l in self.setISAIRQ(9, l) }
+        pm.onPowerOff = { [unowned self] in
+            self.pendingExit = .powerOff
+            self.cpu.s.pointee.exit_request = 1
+        }
         exitDevice.onExit = { [unowned self] status in
             self.pendingExit = .exitPort(status)
             self.cpu.s.pointee.exit_request = 1
@@ -268,10 +282,18 @@ public final class PCMachine {
         guard let image = kernelImage, let format = kernelFormat, let path = config.kernel else { return }
         a20Keyboard = true
         updateA20()
+        // No firmware: we are the BIOS. PM block at 0x600 (as SeaBIOS/QEMU), ACPI tables at 0xE0000.
+        var acpi = DirectBootACPI.Config()
+        acpi.pciHoleStart = UInt32(min(max(memory.lowRAMEnd, 0x1000_0000), 0xE000_0000))
+        let pmFn = PCIHost.Chipset.acpi
+        pci.writeConfig(device: pmFn.device, function: pmFn.function, offset: PCIHost.Chipset.pmBase, size: 4, value: UInt32(acpi.pmBase) | 1)
+        pci.writeConfig(device: pmFn.device, function: pmFn.function, offset: PCIHost.Chipset.pmRegMisc, size: 1, value: 1)
+        let tables = DirectBootACPI.build(acpi)
+        tables.bytes.withUnsafeBytes { _ = memory.writeBytes(acpi.base, $0) }
         switch format {
         case .bzImage:
             _ = try LinuxLoader.load(image: image, initrd: initrdImage, cmdline: config.append, kernelPath: path,
-                                     e820: e820, rsdp: nil, mem: memory, cpu: cpu)
+                                     e820: e820, rsdp: tables.rsdp, mem: memory, cpu: cpu)
         case .multiboot(let off):
             try Multiboot.load(image: image, headerOffset: off, initrd: initrdImage, cmdline: config.append,
                                kernelPath: path, e820: e820, mem: memory, cpu: cpu)
@@ -282,7 +304,7 @@ public final class PCMachine {
     public func reset() throws {
         memset(memory.ram, 0, Int(memory.ramSize))
         pic.reset(); pit.reset(); kbc.reset(); port92.reset(); pci.reset(); fwcfg.reset(); vga.reset()
-        lapic.reset(); ioapic.reset()
+        lapic.reset(); ioapic.reset(); pm.reset()
         isaLevels = [Bool](repeating: false, count: 16)
         cpu.reset()
         try powerOn()
