@@ -32,6 +32,7 @@ let package = Package(
         .testTarget(name: "ROMTests", dependencies: ["Machine", "CPU"], path: "Tests/ROMTests"),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "CPU"], path: "Tests/DevicesTests"),
         .testTarget(name: "FrontendTests", dependencies: [], path: "Tests/FrontendTests"),
+        .testTarget(name: "MachineTests", dependencies: ["Machine", "Devices", "CPU"], path: "Tests/MachineTests"),
         .testTarget(name: "JITTests", dependencies: ["JIT", "CPU", "CPUState", "Machine"], path: "Tests/JITTests"),
         .testTarget(name: "KVMTests", dependencies: ["Machine", "CPU", "CPUState", "CKVM", "Devices"], path: "Tests/KVMTests"),
     ]
