@@ -165,9 +165,16 @@ struct Boot: ParsableCommand {
             eprint("emu: give either a disk image or --kernel, not both (disk attachment with --kernel comes with the IDE controller)")
             throw ExitCode(EmuStatus.userError)
         }
-        if let d = disk, access(d, R_OK) != 0 {
-            eprint("emu: cannot open disk image '\(d)': \(String(cString: strerror(errno))); check the path")
-            throw ExitCode(EmuStatus.userError)
+        if let d = disk {
+            var st = stat()
+            if stat(d, &st) != 0 || access(d, R_OK) != 0 {
+                eprint("emu: cannot open disk image '\(d)': \(String(cString: strerror(errno))); check the path")
+                throw ExitCode(EmuStatus.userError)
+            }
+            if (st.st_mode & S_IFMT) != S_IFREG || st.st_size == 0 || st.st_size % 512 != 0 {
+                eprint("emu: disk image '\(d)' is \(st.st_size) bytes, not a whole number of 512-byte sectors (truncated?); give a raw disk image")
+                throw ExitCode(EmuStatus.userError)
+            }
         }
         var logFD: Int32 = -1
         if let l = firmwareLog {

@@ -48,6 +48,57 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains(mentions), "stderr should name \(mentions): \(r.stderr)", file: file, line: line)
     }
 
+    // MARK: emu boot
+
+    func testBootMissingKernel() throws {
+        assertOneLineError(try run(["boot", "--kernel", "/nonexistent/vmlinuz"]), mentions: "/nonexistent/vmlinuz")
+    }
+
+    func testBootKernelThatIsNotAKernel() throws {
+        let p = try tempFile([UInt8](repeating: 0x90, count: 8192))
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        let r = try run(["boot", "--kernel", p])
+        assertOneLineError(r, mentions: p)
+        XCTAssertTrue(r.stderr.contains("bzImage"), r.stderr)
+    }
+
+    func testBootTruncatedBzImage() throws {
+        // A boot sector with the "HdrS" signature claiming 30 setup sectors, then nothing.
+        var img = [UInt8](repeating: 0, count: 1024)
+        img[0x1F1] = 30; img[0x1FE] = 0x55; img[0x1FF] = 0xAA
+        img[0x202] = 0x48; img[0x203] = 0x64; img[0x204] = 0x72; img[0x205] = 0x53
+        img[0x206] = 0x0F; img[0x207] = 0x02; img[0x211] = 1
+        let p = try tempFile(img)
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        assertOneLineError(try run(["boot", "--kernel", p]), mentions: p)
+    }
+
+    func testBootRAMOutOfRange() throws {
+        let p = try tempFile([UInt8](repeating: 0x90, count: 8192))
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        assertOneLineError(try run(["boot", "--kernel", p, "--ram", "4"]), mentions: "RAM")
+        assertOneLineError(try run(["boot", "--kernel", p, "--ram", "10000000"]), mentions: "RAM")
+    }
+
+    func testBootUnknownSerialForm() throws {
+        assertOneLineError(try run(["boot", "--kernel", "/x", "--serial", "tcp:1234"]), mentions: "tcp:1234")
+    }
+
+    func testBootMissingDiskImage() throws {
+        assertOneLineError(try run(["boot", "/nonexistent/disk.img"]), mentions: "/nonexistent/disk.img")
+    }
+
+    func testBootTruncatedDiskImage() throws {
+        let p = try tempFile([UInt8](repeating: 0, count: 1000))
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        let r = try run(["boot", p])
+        assertOneLineError(r, mentions: p)
+    }
+
+    func testBootNothingToBoot() throws {
+        assertOneLineError(try run(["boot"]), mentions: "nothing to boot")
+    }
+
     func testMissingROM() throws {
         let r = try run(["run-rom", "/nonexistent/dir/rom.bin"])
         assertOneLineError(r, mentions: "/nonexistent/dir/rom.bin")
