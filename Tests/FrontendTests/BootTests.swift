@@ -94,6 +94,24 @@ final class BootTests: XCTestCase {
         XCTAssertTrue(r.serial.contains("module starts with: MODU"), r.serial)
     }
 
+    /// Guest resets (i8042 pulse, 0xCF9, triple fault): with --no-reboot emu ends (0, or 4 with a
+    /// message for a triple fault); without it the machine restarts and boots again.
+    func testGuestRebootRestartsOrEnds() throws {
+        let bin = try assemble("reboot")
+        defer { try? FileManager.default.removeItem(atPath: bin) }
+        for method in ["kbc", "cf9"] {
+            let r = try boot(["--kernel", bin, "--append", method, "--no-reboot", "--deterministic"], timeout: 60)
+            XCTAssertEqual(r.status, 0, "\(method): \(r.stderr)")
+            XCTAssertEqual(r.serial.components(separatedBy: "BOOT \(method)").count - 1, 1, r.serial)
+        }
+        let t = try boot(["--kernel", bin, "--append", "triple", "--no-reboot", "--deterministic"], timeout: 60)
+        XCTAssertEqual(t.status, 4)
+        XCTAssertTrue(t.stderr.contains("triple-faulted"), t.stderr)
+        let again = try boot(["--kernel", bin, "--append", "cf9", "--deterministic", "--max-instructions", "300000"], timeout: 60)
+        XCTAssertEqual(again.status, 8, again.stderr)
+        XCTAssertGreaterThanOrEqual(again.serial.components(separatedBy: "BOOT cf9").count - 1, 3, "the machine did not restart:\n\(again.serial)")
+    }
+
     /// Debian's 6.1 cloud kernel + busybox initramfs, direct boot: the init prints the marker
     /// and powers off; emu must exit 0.
     func testLinuxDirectBootPowersOff() throws {
