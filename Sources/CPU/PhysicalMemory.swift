@@ -64,6 +64,12 @@ public final class PhysicalMemory {
         for r in regions where r.ownsROM { r.rom?.deallocate() }
     }
 
+    /// Zeroes all of RAM (machine reset) by handing the pages back to the kernel.
+    public func clearRAM() {
+        if madvise(ram, Int(ramSize), MADV_DONTNEED) != 0 { memset(ram, 0, Int(ramSize)) }
+        onExternalWrite?(0, ramSize)
+    }
+
     /// Maps a ROM image (copied) at `start`. ROM overlays RAM; writes to it are ignored.
     public func mapROM(at start: UInt64, data: [UInt8], name: String) throws {
         let p = UnsafeMutablePointer<UInt8>.allocate(capacity: data.count)

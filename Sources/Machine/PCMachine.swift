@@ -256,7 +256,9 @@ public final class PCMachine {
     // MARK: power
 
     /// Builds the power-on state: CMOS, fw_cfg, firmware or the direct-boot kernel.
+    private var builtOnce = false
     private func powerOn() throws {
+        defer { builtOnce = true }
         let low = memory.lowRAMEnd, high = memory.ramSize - memory.lowRAMEnd
         rtc.setMemorySizes(belowFourGiB: low, aboveFourGiB: high)
         rtc.setCPUCount(1)
@@ -266,19 +268,27 @@ public final class PCMachine {
         fwcfg.setRAMSize(memory.ramSize)
         fwcfg.setCPUCount(1)
         fwcfg.setBootMenu(false)
-        try fwcfg.addFile("etc/sercon-port", FwCfg.le(0x3F8, 2))
-        try fwcfg.addFile("etc/e820", e820.flatMap { e -> [UInt8] in
-            FwCfg.le(e.base, 8) + FwCfg.le(e.length, 8) + FwCfg.le(UInt64(e.kind.rawValue), 4)
-        })
-
+        if !builtOnce { try addFirmwareFiles() }
         if let bios = biosImage {
-            try memory.mapROM(at: 0x1_0000_0000 - UInt64(bios.count), data: bios, name: "bios")
+            if !builtOnce { try memory.mapROM(at: 0x1_0000_0000 - UInt64(bios.count), data: bios, name: "bios") }
             applyPAM(pci.pamSegments)
             cpu.reset()
             a20Keyboard = true; a20Port92 = false
             updateA20()
             return
         }
+        try loadKernel()
+    }
+
+    private func addFirmwareFiles() throws {
+        try fwcfg.addFile("etc/sercon-port", FwCfg.le(0x3F8, 2))
+        try fwcfg.addFile("etc/e820", e820.flatMap { e -> [UInt8] in
+            FwCfg.le(e.base, 8) + FwCfg.le(e.length, 8) + FwCfg.le(UInt64(e.kind.rawValue), 4)
+        })
+    }
+
+    /// Direct boot: ACPI tables, then the kernel and its boot information, CPU at its entry.
+    private func loadKernel() throws {
         guard let image = kernelImage, let format = kernelFormat, let path = config.kernel else { return }
         a20Keyboard = true
         updateA20()
@@ -302,11 +312,13 @@ public final class PCMachine {
 
     /// Machine reset: devices to power-on state, RAM cleared, firmware or kernel reloaded.
     public func reset() throws {
-        memset(memory.ram, 0, Int(memory.ramSize))
+        memory.clearRAM()
         pic.reset(); pit.reset(); kbc.reset(); port92.reset(); pci.reset(); fwcfg.reset(); vga.reset()
         lapic.reset(); ioapic.reset(); pm.reset()
         isaLevels = [Bool](repeating: false, count: 16)
+        let retired = cpu.s.pointee.icount       // the instruction count (and clock) run on
         cpu.reset()
+        cpu.s.pointee.icount = retired
         try powerOn()
     }
 

@@ -107,7 +107,7 @@ final class BootTests: XCTestCase {
         let t = try boot(["--kernel", bin, "--append", "triple", "--no-reboot", "--deterministic"], timeout: 60)
         XCTAssertEqual(t.status, 4)
         XCTAssertTrue(t.stderr.contains("triple-faulted"), t.stderr)
-        let again = try boot(["--kernel", bin, "--append", "cf9", "--deterministic", "--max-instructions", "300000"], timeout: 60)
+        let again = try boot(["--kernel", bin, "--append", "cf9", "--ram", "16", "--deterministic", "--max-instructions", "100000"], timeout: 60)
         XCTAssertEqual(again.status, 8, again.stderr)
         XCTAssertGreaterThanOrEqual(again.serial.components(separatedBy: "BOOT cf9").count - 1, 3, "the machine did not restart:\n\(again.serial)")
     }
