@@ -28,7 +28,7 @@ BUSYBOX_PKG=busybox-static
 MEMTEST_PKG=memtest86+
 DISK_MIB=64
 PART_START=2048          # first sector of the FAT16 partition
-RECIPE=1                 # bump when a build step changes in a way that changes its output
+RECIPE=2                 # bump when a build step changes in a way that changes its output
 SOURCE_EPOCH=0           # mtime of everything inside the initramfs (reproducible archive)
 TOOLS_PKGS=(cpio mtools syslinux syslinux-common fdisk dosfstools gzip)
 
@@ -215,8 +215,13 @@ case " $(cat /proc/cmdline) " in
     poweroff -f
     ;;
 esac
-echo "emu guest: shell on the console (exit it to power off)"
-setsid cttyhack /bin/sh -l
+echo "emu guest: shell on the console (exit it or type poweroff to power off)"
+# busybox poweroff/reboot/halt signal PID 1 (USR2/TERM/USR1): act on them here.
+trap "echo EMU-GUEST-POWEROFF; poweroff -f" USR2
+trap "reboot -f" TERM
+trap "halt -f" USR1
+setsid cttyhack /bin/sh -l &
+wait $!
 echo EMU-GUEST-POWEROFF
 poweroff -f
 sleep 1
