@@ -62,24 +62,12 @@ struct RunROM: ParsableCommand {
             cpu.traceFault = { rip, f in eprint("exception \(f) at \(String(rip, radix: 16))") }
         }
         let result = machine.run(maxInstructions: maxInstructions)
-        if stats {
-            let s = machine.cpu.s.pointee
-            eprint("emu: \(s.icount) instructions, \(s.exceptions) exceptions, \(s.ud_count) unimplemented")
-            for (name, n) in machine.cpu.unimplemented.sorted(by: { $0.value > $1.value }) {
-                eprint("emu:   unimplemented \(name): \(n)")
-            }
-        }
+        if stats { printStats(machine.cpu) }
         switch result {
         case .exitPort(let st): throw ExitCode(st)
-        case .shutdown:
-            eprint("emu: guest triple-faulted (shutdown) at \(hex(machine.cpu.rip))")
-            throw ExitCode(EmuStatus.tripleFault)
-        case .hung:
-            eprint("emu: guest halted with interrupts disabled at \(hex(machine.cpu.rip)); nothing can wake it")
-            throw ExitCode(EmuStatus.hung)
-        case .instructionLimit:
-            eprint("emu: instruction limit reached at \(hex(machine.cpu.rip))")
-            throw ExitCode(EmuStatus.limit)
+        case .shutdown: throw guestStopped(.tripleFault, machine.cpu)
+        case .hung: throw guestStopped(.hung, machine.cpu)
+        case .instructionLimit: throw guestStopped(.limit, machine.cpu)
         }
     }
 }
@@ -219,25 +207,13 @@ struct Boot: ParsableCommand {
         }
         let result = machine.run(maxInstructions: maxInstructions)
         HostConsole.restore()
-        if stats {
-            let s = machine.cpu.s.pointee
-            eprint("emu: \(s.icount) instructions, \(s.exceptions) exceptions, \(s.ud_count) unimplemented")
-            for (name, n) in machine.cpu.unimplemented.sorted(by: { $0.value > $1.value }) {
-                eprint("emu:   unimplemented \(name): \(n)")
-            }
-        }
+        if stats { printStats(machine.cpu) }
         switch result {
         case .powerOff, .reset, .quit: return
         case .exitPort(let st): throw ExitCode(st)
-        case .shutdown:
-            eprint("emu: guest triple-faulted (shutdown) at \(hex(machine.cpu.rip))")
-            throw ExitCode(EmuStatus.tripleFault)
-        case .hung:
-            eprint("emu: guest halted with interrupts disabled at \(hex(machine.cpu.rip)); nothing can wake it")
-            throw ExitCode(EmuStatus.hung)
-        case .instructionLimit:
-            eprint("emu: instruction limit reached at \(hex(machine.cpu.rip))")
-            throw ExitCode(EmuStatus.limit)
+        case .shutdown: throw guestStopped(.tripleFault, machine.cpu)
+        case .hung: throw guestStopped(.hung, machine.cpu)
+        case .instructionLimit: throw guestStopped(.limit, machine.cpu)
         }
     }
 }
@@ -263,6 +239,32 @@ struct Decode: ParsableCommand {
         } catch {
             print("fault \(error)")
         }
+    }
+}
+
+/// Instruction/exception counts and unimplemented instructions, to stderr (--stats).
+func printStats(_ cpu: CPU) {
+    let s = cpu.s.pointee
+    eprint("emu: \(s.icount) instructions, \(s.exceptions) exceptions, \(s.ud_count) unimplemented")
+    for (name, n) in cpu.unimplemented.sorted(by: { $0.value > $1.value }) {
+        eprint("emu:   unimplemented \(name): \(n)")
+    }
+}
+
+enum GuestStop { case tripleFault, hung, limit }
+
+/// Says why the guest stopped (one line) and gives emu's exit status for it.
+func guestStopped(_ why: GuestStop, _ cpu: CPU) -> ExitCode {
+    switch why {
+    case .tripleFault:
+        eprint("emu: guest triple-faulted (shutdown) at \(hex(cpu.rip))")
+        return ExitCode(EmuStatus.tripleFault)
+    case .hung:
+        eprint("emu: guest halted with interrupts disabled at \(hex(cpu.rip)); nothing can wake it")
+        return ExitCode(EmuStatus.hung)
+    case .limit:
+        eprint("emu: instruction limit reached at \(hex(cpu.rip))")
+        return ExitCode(EmuStatus.limit)
     }
 }
 

@@ -17,15 +17,7 @@ final class BootTests: XCTestCase {
         if let p = env["EMU_BIN"], FileManager.default.isExecutableFile(atPath: p) { return p }
         let release = Self.packageRoot.appendingPathComponent(".build/release/emu").path
         if FileManager.default.isExecutableFile(atPath: release) { return release }
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: me).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let p = dir.appendingPathComponent("emu").path
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-            dir = dir.deletingLastPathComponent()
-        }
-        XCTFail("emu executable not found; build the package first")
-        throw CancellationError()
+        return try locateEmuBinary()
     }
 
     static var guestDir: String {

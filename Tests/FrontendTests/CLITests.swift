@@ -5,18 +5,7 @@ import Foundation
 /// one clear line on stderr, a non-zero exit, nothing else.
 final class CLITests: XCTestCase {
     /// The `emu` binary next to the test bundle (same build directory).
-    func emuPath() throws -> String {
-        // The test runner executable lives in the build directory beside `emu`.
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: me).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let p = dir.appendingPathComponent("emu").path
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-            dir = dir.deletingLastPathComponent()
-        }
-        XCTFail("emu executable not found near \(me); build the package first (swift build --build-tests)")
-        throw CancellationError()
-    }
+    func emuPath() throws -> String { try locateEmuBinary() }
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
