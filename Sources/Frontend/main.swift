@@ -80,8 +80,17 @@ struct Boot: ParsableCommand {
         a guest reboot restarts the machine unless --no-reboot is given.
         """)
 
-    @Argument(help: "Raw disk image to boot through the firmware.")
+    @Argument(help: "Raw disk image (IDE primary master) to boot through the firmware.")
     var disk: String?
+
+    @Option(help: "More raw disk images: primary slave, secondary master, secondary slave.")
+    var drive: [String] = []
+
+    @Flag(help: "Guest writes to the disk images stay in memory; the files are never modified.")
+    var snapshot = false
+
+    @Flag(help: "Open the disk images read-only; guest writes fail with an I/O error.")
+    var readOnly = false
 
     @Option(help: "Linux bzImage or multiboot kernel to boot directly, without firmware.")
     var kernel: String?
@@ -128,6 +137,8 @@ struct Boot: ParsableCommand {
         cfg.bios = bios
         cfg.noReboot = noReboot
         cfg.deterministic = deterministic
+        cfg.disks = (disk.map { [$0] } ?? []) + drive
+        cfg.diskMode = snapshot ? .snapshot : (readOnly ? .readOnly : .readWrite)
         var outFD: Int32 = 1
         var readInput = true
         switch serial {
@@ -148,21 +159,6 @@ struct Boot: ParsableCommand {
         if disk == nil && kernel == nil {
             eprint("emu: nothing to boot; give a disk image (emu boot disk.img) or --kernel FILE")
             throw ExitCode(EmuStatus.userError)
-        }
-        if disk != nil && kernel != nil {
-            eprint("emu: give either a disk image or --kernel, not both (disk attachment with --kernel comes with the IDE controller)")
-            throw ExitCode(EmuStatus.userError)
-        }
-        if let d = disk {
-            var st = stat()
-            if stat(d, &st) != 0 || access(d, R_OK) != 0 {
-                eprint("emu: cannot open disk image '\(d)': \(String(cString: strerror(errno))); check the path")
-                throw ExitCode(EmuStatus.userError)
-            }
-            if (st.st_mode & S_IFMT) != S_IFREG || st.st_size == 0 || st.st_size % 512 != 0 {
-                eprint("emu: disk image '\(d)' is \(st.st_size) bytes, not a whole number of 512-byte sectors (truncated?); give a raw disk image")
-                throw ExitCode(EmuStatus.userError)
-            }
         }
         var logFD: Int32 = -1
         if let l = firmwareLog {

@@ -18,6 +18,10 @@ public struct MachineConfig: Sendable {
     public var deterministic = false
     /// A guest reboot ends the run instead of restarting the machine.
     public var noReboot = false
+    /// Raw disk images: primary master, primary slave, secondary master, secondary slave.
+    public var disks: [String] = []
+    /// How guest writes reach the disk files.
+    public var diskMode: RawDisk.Mode = .readWrite
     public init() {}
 
     public static let minRAMMiB = 16
@@ -43,7 +47,8 @@ public enum PCExit: Equatable, Sendable {
 /// hole 0xA0000-0xBFFFF, the 0xC0000-0xFFFFF shadow segments under PAM control (BIOS boot),
 /// firmware ROM just below 4 GiB. Ports: PIC 0x20/0xA0/0x4D0, PIT 0x40, port B 0x61, i8042
 /// 0x60/0x64, RTC 0x70, port 0x92, COM1 0x3F8 (IRQ4), COM2 0x2F8 (IRQ3), PCI 0xCF8,
-/// fw_cfg 0x510, debug console 0x402, exit port 0xF4, POST port 0x80, VGA 0x3B0-0x3DF and
+/// fw_cfg 0x510, debug console 0x402, exit port 0xF4, POST port 0x80, IDE 0x1F0/0x3F6 (IRQ 14)
+/// and 0x170/0x376 (IRQ 15), ACPI PM (PMBASE), APM 0xB2, VGA 0x3B0-0x3DF and
 /// Bochs VBE 0x1CE (legacy window 0xA0000-0xBFFFF).
 public final class PCMachine {
     public let config: MachineConfig
@@ -65,6 +70,7 @@ public final class PCMachine {
     public let vga = VGA(vramSize: 16 << 20)
     public let lapic: LAPIC
     public let pm: PIIX4PM
+    public let ide = [ATAChannel(), ATAChannel()]
     public let ioapic = IOAPIC()
 
     /// Firmware log (port 0x402/0xE9); nil discards it.
@@ -89,6 +95,11 @@ public final class PCMachine {
             throw UserError("emu: RAM size \(config.ramMiB) MiB is out of range; give --ram between \(MachineConfig.minRAMMiB) and \(MachineConfig.maxRAMMiB)")
         }
         // Inputs first, so a bad file fails before anything is built.
+        guard config.disks.count <= 4 else { throw UserError("emu: at most 4 disk images (two IDE channels, master and slave)") }
+        var opened: [RawDisk] = []
+        for path in config.disks {
+            do { opened.append(try RawDisk(path: path, mode: config.diskMode)) } catch let e as DiskError { throw UserError(e.description) }
+        }
         if let k = config.kernel {
             let img = try readUserFile(k, what: "kernel", maxSize: 256 << 20)
             kernelFormat = try KernelFormat.detect(img, path: k)
@@ -122,6 +133,7 @@ public final class PCMachine {
         com2 = UART16550(output: { _ in })
         lapic = LAPIC(clock: clock)
         pm = PIIX4PM(clock: clock)
+        for (i, d) in opened.enumerated() { ide[i / 2].attach(d, slave: i % 2 == 1) }
         try wire()
         try powerOn()
     }
@@ -148,6 +160,12 @@ public final class PCMachine {
         try ports.register(com2, base: 0x2F8, count: 8, name: "com2")
         try ports.register(exitDevice, base: 0xF4, count: 1, name: "debug-exit")
         try ports.register(PortSink(), base: 0x80, count: 1, name: "post")
+        try ports.register(ide[0].commandBlock, base: 0x1F0, count: 8, name: "ide0")
+        try ports.register(ide[0].controlBlock, base: 0x3F6, count: 1, name: "ide0-control")
+        try ports.register(ide[1].commandBlock, base: 0x170, count: 8, name: "ide1")
+        try ports.register(ide[1].controlBlock, base: 0x376, count: 1, name: "ide1-control")
+        ide[0].irq = { [unowned self] l in self.setISAIRQ(14, l) }
+        ide[1].irq = { [unowned self] l in self.setISAIRQ(15, l) }
         try ports.register(vga.ports, base: 0x3B0, count: 48, name: "vga")
         try ports.register(vga.vbePorts, base: 0x1CE, count: 2, name: "vga-vbe")
         try memory.mapMMIO(at: 0xA_0000, size: 0x2_0000, name: "vga-window", device: vga.memoryWindow)
@@ -314,7 +332,7 @@ public final class PCMachine {
     public func reset() throws {
         memory.clearRAM()
         pic.reset(); pit.reset(); kbc.reset(); port92.reset(); pci.reset(); fwcfg.reset(); vga.reset()
-        lapic.reset(); ioapic.reset(); pm.reset()
+        lapic.reset(); ioapic.reset(); pm.reset(); ide[0].reset(); ide[1].reset()
         isaLevels = [Bool](repeating: false, count: 16)
         let retired = cpu.s.pointee.icount       // the instruction count (and clock) run on
         cpu.reset()

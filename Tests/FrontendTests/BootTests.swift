@@ -163,6 +163,21 @@ final class BootTests: XCTestCase {
         if !p.isRunning { XCTAssertEqual(p.terminationStatus, 0, "exit status after poweroff") }
     }
 
+    /// The same kernel and initramfs from disk-test.img through SeaBIOS, the MBR and syslinux
+    /// (IDE PIO); --snapshot keeps the image byte-identical.
+    func testLinuxFromDiskThroughSeaBIOS() throws {
+        let disk = try guestFile("disk-test.img")
+        let before = try Data(contentsOf: URL(fileURLWithPath: disk))
+        let r = try boot([disk, "--snapshot", "--ram", "256", "--deterministic"], timeout: 900)
+        print("SeaBIOS disk boot: \(String(format: "%.1f", r.seconds)) s, exit \(r.status)")
+        XCTAssertTrue(r.serial.contains("SeaBIOS"), String(r.serial.prefix(2000)))
+        XCTAssertTrue(r.serial.contains("SYSLINUX"), String(r.serial.prefix(2000)))
+        XCTAssertTrue(r.serial.contains("EMU-GUEST-READY"), "no marker:\n\(r.serial.suffix(3000))\n\(r.stderr)")
+        XCTAssertTrue(r.serial.contains("EMU-GUEST-POWEROFF"))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: disk)), before, "the disk image was modified")
+    }
+
     /// Debian's memtest86+ (64-bit image) as --kernel: it must see the configured RAM and run
     /// its first tests without errors.
     func testMemtest86Plus() throws {
