@@ -61,7 +61,20 @@ public final class PhysicalMemory {
 
     deinit {
         munmap(ram, Int(ramSize))
-        for r in regions where r.ownsROM { r.rom?.deallocate() }
+        for r in regions where r.ownsROM {
+            if let rom = r.rom {
+                let m = PhysicalMemory.romMapping(start: r.start, count: Int(r.end - r.start))
+                munmap(UnsafeMutableRawPointer(rom - m.offset), m.length)
+            }
+        }
+    }
+
+    /// The page-aligned host mapping behind a ROM image of `count` bytes at guest `start`: the
+    /// image sits at `offset` = start mod 4 KiB, so host and guest addresses are congruent modulo
+    /// the page size and whole guest pages of the image are whole host pages (KVM memory slots).
+    static func romMapping(start: UInt64, count: Int) -> (offset: Int, length: Int) {
+        let offset = Int(start & 0xFFF)
+        return (offset, (offset + count + 0xFFF) & ~0xFFF)
     }
 
     /// Zeroes all of RAM (machine reset) by handing the pages back to the kernel.
@@ -71,10 +84,21 @@ public final class PhysicalMemory {
     }
 
     /// Maps a ROM image (copied) at `start`. ROM overlays RAM; writes to it are ignored.
+    /// The storage is page-aligned anonymous memory (see `romMapping`), so accelerators can map
+    /// it into the guest directly.
     public func mapROM(at start: UInt64, data: [UInt8], name: String) throws {
-        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: data.count)
+        guard !data.isEmpty, start < (1 << 52) else { throw BusError.outOfRange(name) }
+        let m = PhysicalMemory.romMapping(start: start, count: data.count)
+        let raw = mmap(nil, m.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let raw, raw != MAP_FAILED else { fatalError("cannot map \(m.length) bytes for ROM \(name)") }
+        let p = (raw + m.offset).assumingMemoryBound(to: UInt8.self)
         p.initialize(from: data, count: data.count)
-        try addRegion(Region(start: start, end: start + UInt64(data.count), name: name, rom: p, device: nil))
+        do {
+            try addRegion(Region(start: start, end: start + UInt64(data.count), name: name, rom: p, device: nil))
+        } catch {
+            munmap(raw, m.length)
+            throw error
+        }
     }
 
     /// Maps an MMIO device window.
@@ -97,6 +121,35 @@ public final class PhysicalMemory {
         r.rom = readRAM ? ramPointer(base) : romSource
         regions.append(r)
         regions.sort { $0.start < $1.start }
+    }
+
+    /// What a region is, for accelerators that map the address space elsewhere (KVM slots).
+    public enum RegionKind: Sendable {
+        case rom       // a ROM image (read-only to the guest)
+        case mmio      // a device window
+        case shadow    // a shadow segment (setShadow): reads from `host` (RAM or a ROM image, nil =
+                       // all-ones), writes to RAM when `writesToRAM`, else dropped
+    }
+
+    /// A read-only description of one ROM, MMIO or shadow region.
+    public struct RegionInfo {
+        public let start: UInt64
+        public let end: UInt64          // exclusive
+        public let name: String
+        public let kind: RegionKind
+        /// Host bytes the guest reads at `start` (ROM image, or the RAM/ROM a shadow segment reads).
+        public let host: UnsafeMutablePointer<UInt8>?
+        public let writesToRAM: Bool
+    }
+
+    /// The ROM, MMIO and shadow regions, sorted by start (RAM is everything else below
+    /// `lowRAMEnd` and from 4 GiB up).
+    public var regionInfos: [RegionInfo] {
+        regions.map { r in
+            let kind: RegionKind = r.device != nil ? .mmio : (r.ownsROM ? .rom : .shadow)
+            return RegionInfo(start: r.start, end: r.end, name: r.name, kind: kind, host: r.rom,
+                              writesToRAM: r.writesToRAM)
+        }
     }
 
     /// Host pointer to the bytes of a mapped ROM region (for shadow routing), or nil.
@@ -241,6 +294,14 @@ public final class PortBus {
         for p in Int(base)..<(Int(base) + count) where slot[p] != 0 {
             throw BusError.overlap(name, devices[Int(slot[p]) - 1].name)
         }
+        // A device moved after `unregister` reuses its slot (guests may move BARs endlessly).
+        if let i = devices.firstIndex(where: { $0.device === device && $0.name == name }),
+           !(0..<65536).contains(where: { Int(slot[$0]) == i + 1 }) {
+            devices[i].base = base
+            for p in Int(base)..<(Int(base) + count) { slot[p] = UInt16(i + 1) }
+            return
+        }
+        guard devices.count < 65535 else { throw BusError.outOfRange(name) }
         devices.append((device, base, name))
         for p in Int(base)..<(Int(base) + count) { slot[p] = UInt16(devices.count) }
     }

@@ -81,14 +81,21 @@ public struct DiskError: Error, CustomStringConvertible {
     public init(_ s: String) { description = s }
 }
 
-/// One ATA (IDE) channel of the PIIX3 with up to two hard disks, PIO transfers only (the
-/// bus-master DMA engine and ATAPI are not modelled: the IDENTIFY data advertises no DMA modes).
+/// One ATA (IDE) channel of the PIIX3 with up to two hard disks: PIO, and bus-master DMA
+/// (READ/WRITE DMA (+EXT) through a PRD table in guest memory). ATAPI is not modelled.
 ///
 /// Faces: `commandBlock` (8 ports: 0x1F0-0x1F7 or 0x170-0x177) and `controlBlock` (1 port:
 /// 0x3F6 or 0x376). Registers (ATA-8): 0 data (16/32-bit), 1 error/features, 2 sector count,
 /// 3 LBA low, 4 LBA mid, 5 LBA high, 6 device (bit 4 selects the slave, bit 6 LBA), 7
 /// status/command; control: alternate status / device control (nIEN bit 1, SRST bit 2, HOB
 /// bit 7). The 48-bit registers keep their previous byte (HOB) for LBA48 commands.
+/// Bus master (`busMaster`, 8 ports at BAR4 + 8 × channel): 0 command (bit 0 start, bit 3
+/// direction: 1 = device to memory), 2 status (bit 0 active, bit 1 error, bit 2 interrupt,
+/// write 1 to clear bits 1-2; bits 5-6 "DMA capable" read/write), 4-7 PRD table address.
+/// A PRD entry is {u32 address, u16 byte count (0 = 64 KiB), u16 flags (bit 15 = last)}; the
+/// table may not cross a 64 KiB boundary, so a walk stops after 8192 entries. Entries pointing
+/// outside RAM, or a table that ends before the transfer does, set the error bit and abort the
+/// command with ABRT: the guest sees an error, the host copies nothing outside RAM.
 /// Commands: IDENTIFY DEVICE, READ/WRITE SECTORS (+EXT), READ/WRITE MULTIPLE (+EXT), SET
 /// MULTIPLE MODE, READ VERIFY (+EXT), FLUSH CACHE (+EXT), SET FEATURES, INITIALIZE DEVICE
 /// PARAMETERS, RECALIBRATE, SEEK, EXECUTE DEVICE DIAGNOSTIC, CHECK POWER MODE, IDLE/STANDBY
@@ -109,6 +116,7 @@ public final class ATAChannel {
         public static let writeMultiple: UInt8 = 0xC5, setMultiple: UInt8 = 0xC6, flush: UInt8 = 0xE7, flushExt: UInt8 = 0xEA
         public static let identify: UInt8 = 0xEC, setFeatures: UInt8 = 0xEF, checkPower: UInt8 = 0xE5
         public static let deviceReset: UInt8 = 0x08, packetIdentify: UInt8 = 0xA1
+        public static let readDMA: UInt8 = 0xC8, writeDMA: UInt8 = 0xCA, readDMAExt: UInt8 = 0x25, writeDMAExt: UInt8 = 0x35
         public static let idleImmediate: UInt8 = 0xE1, standbyImmediate: UInt8 = 0xE0, idle: UInt8 = 0xE3, standby: UInt8 = 0xE2
     }
     public static let maxMultiple = 16
@@ -134,6 +142,11 @@ public final class ATAChannel {
         public var writing = false
         public var nextLBA: UInt64 = 0
         public var blockSectors = 1
+        /// A DMA command waits for the bus master to start.
+        public var dmaPending = false
+        public var bmCommand: UInt8 = 0
+        public var bmStatus: UInt8 = 0
+        public var bmPRD: UInt32 = 0
         public init() {}
     }
     public private(set) var state = State()
@@ -141,7 +154,13 @@ public final class ATAChannel {
     public var irq: ((Bool) -> Void)?
     public let model: String
 
-    public init(model: String = "EMU HARDDISK") { self.model = model }
+    /// Guest memory for bus-master DMA (nil: DMA commands abort).
+    public var memory: PhysicalMemory?
+
+    public init(model: String = "EMU HARDDISK", memory: PhysicalMemory? = nil) {
+        self.model = model
+        self.memory = memory
+    }
 
     public func attach(_ disk: RawDisk?, slave: Bool) { disks[slave ? 1 : 0] = disk }
 
@@ -162,6 +181,104 @@ public final class ATAChannel {
 
     public private(set) lazy var commandBlock: IODevice = Face(self, control: false)
     public private(set) lazy var controlBlock: IODevice = Face(self, control: true)
+    public private(set) lazy var busMaster: IODevice = BusMasterFace(self)
+    final class BusMasterFace: IODevice {
+        unowned let ch: ATAChannel
+        init(_ ch: ATAChannel) { self.ch = ch }
+        func ioRead(offset: UInt64, size: Int) -> UInt64 {
+            var v: UInt64 = 0
+            for i in 0..<min(max(size, 1), 4) {
+                let o = Int(offset) + i
+                let b: UInt8
+                switch o {
+                case 0: b = ch.state.bmCommand
+                case 2: b = ch.state.bmStatus
+                case 4...7: b = UInt8(truncatingIfNeeded: ch.state.bmPRD >> (8 * UInt32(o - 4)))
+                default: b = 0
+                }
+                v |= UInt64(b) << (8 * UInt64(i))
+            }
+            return v
+        }
+        func ioWrite(offset: UInt64, size: Int, value: UInt64) {
+            for i in 0..<min(max(size, 1), 4) {
+                let o = Int(offset) + i
+                let b = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))
+                switch o {
+                case 0: ch.writeBusMasterCommand(b & 0x09)
+                case 2: ch.state.bmStatus = (ch.state.bmStatus & ~(b & 0x06) & ~0x60) | (b & 0x60)
+                case 4...7:
+                    let sh = 8 * UInt32(o - 4)
+                    ch.state.bmPRD = (ch.state.bmPRD & ~(0xFF << sh)) | UInt32(b) << sh
+                    ch.state.bmPRD &= ~3
+                default: break
+                }
+            }
+        }
+    }
+
+    func writeBusMasterCommand(_ v: UInt8) {
+        let starting = v & 1 != 0 && state.bmCommand & 1 == 0
+        state.bmCommand = v
+        if v & 1 == 0 { state.bmStatus &= ~1; return }
+        guard starting else { return }
+        state.bmStatus |= 1
+        if state.dmaPending { runDMA() }
+    }
+
+    /// Moves the pending DMA command's sectors through the PRD table.
+    private func runDMA() {
+        let d = selected
+        guard let disk = disks[d], let mem = memory else { return }
+        state.dmaPending = false
+        let total = state.sectorsLeft * RawDisk.sectorSize
+        let toMemory = !state.writing
+        if toMemory != (state.bmCommand & 0x08 != 0) {
+            dmaFail(); return
+        }
+        var data = [UInt8](repeating: 0, count: total)
+        if toMemory {
+            let ok = data.withUnsafeMutableBytes { disk.read(sector: state.nextLBA, count: state.sectorsLeft, into: $0.baseAddress!) }
+            guard ok else { state.bmStatus = (state.bmStatus & ~1) | 0x04; finish(error: Error.unc); return }
+        }
+        var done = 0
+        var prd = UInt64(state.bmPRD)
+        var last = false
+        for _ in 0..<8192 where done < total && !last {
+            guard let e = mem.readBytes(prd, count: 8) else { break }
+            let addr = UInt64(e[0]) | UInt64(e[1]) << 8 | UInt64(e[2]) << 16 | UInt64(e[3]) << 24
+            var len = Int(e[4]) | Int(e[5]) << 8
+            if len == 0 { len = 65536 }
+            last = e[7] & 0x80 != 0
+            let n = min(len & ~1, total - done)
+            if n > 0 {
+                if toMemory {
+                    let ok = data[done..<(done + n)].withUnsafeBytes { mem.writeBytes(addr, $0) }
+                    guard ok else { dmaFail(); return }
+                } else {
+                    guard let src = mem.readBytes(addr, count: n) else { dmaFail(); return }
+                    data.replaceSubrange(done..<(done + n), with: src)
+                }
+            }
+            done += n
+            prd += 8
+            if prd & 0xFFFF == 0 { break }               // the table may not cross 64 KiB
+        }
+        guard done == total else { dmaFail(); return }
+        if !toMemory {
+            let ok = data.withUnsafeBytes { disk.write(sector: state.nextLBA, count: state.sectorsLeft, from: $0.baseAddress!) }
+            guard ok else { state.bmStatus = (state.bmStatus & ~1) | 0x04; finish(error: Error.abrt); return }
+        }
+        state.bmStatus = (state.bmStatus & ~1) | 0x04
+        state.writing = false
+        finish()
+    }
+
+    private func dmaFail() {
+        state.bmStatus = (state.bmStatus & ~1) | 0x06
+        state.writing = false
+        finish(error: Error.abrt)
+    }
     final class Face: IODevice {
         unowned let ch: ATAChannel
         let control: Bool
@@ -288,6 +405,19 @@ public final class ATAChannel {
             } else {
                 readBlock(disk)
             }
+        case Command.readDMA, Command.readDMAExt, Command.writeDMA, Command.writeDMAExt:
+            let ext = cmd == Command.readDMAExt || cmd == Command.writeDMAExt
+            let count = ext ? (Int(state.countHOB) << 8 | Int(state.count)) : Int(state.count)
+            let n = count == 0 ? (ext ? 65536 : 256) : count
+            let lba = ext ? lba48 : lba28
+            guard memory != nil else { finish(error: Error.abrt); return }
+            guard lba != .max, lba < disk.sectorCount, UInt64(n) <= disk.sectorCount - lba else { finish(error: Error.idnf); return }
+            state.nextLBA = lba
+            state.sectorsLeft = n
+            state.writing = cmd == Command.writeDMA || cmd == Command.writeDMAExt
+            state.dmaPending = true
+            state.status[d] = Status.drdy | Status.dsc | Status.drq | Status.bsy
+            if state.bmCommand & 1 != 0 { runDMA() }
         case Command.verify, Command.verifyExt, Command.recalibrate, Command.seek, Command.flush, Command.flushExt,
              Command.idleImmediate, Command.standbyImmediate, Command.idle, Command.standby:
             if cmd == Command.flush || cmd == Command.flushExt { finish(error: disk.flush() ? 0 : Error.abrt) } else { finish() }
@@ -393,7 +523,7 @@ public final class ATAChannel {
         str("1.0", 23, 4)                             // firmware revision
         str(model, 27, 20)
         w[47] = 0x8000 | UInt16(ATAChannel.maxMultiple)
-        w[49] = 1 << 9                                // LBA (no DMA advertised)
+        w[49] = 1 << 9 | 1 << 8                       // LBA, DMA
         w[50] = 0x4000
         w[53] = 1 << 1 | 1 << 2                       // words 64-70 and 88 valid
         w[54] = cyl; w[55] = 16; w[56] = 63
@@ -402,12 +532,14 @@ public final class ATAChannel {
         w[59] = 0x100 | UInt16(state.multiple[d])
         let lba28 = UInt32(min(total, 0x0FFF_FFFF))
         w[60] = UInt16(lba28 & 0xFFFF); w[61] = UInt16(lba28 >> 16)
+        w[63] = 0x07                                  // multiword DMA 0-2 supported
         w[64] = 0x03                                  // PIO modes 3 and 4
         w[65] = 120; w[66] = 120; w[67] = 120; w[68] = 120
         w[80] = 0x7E                                  // ATA/ATAPI-1..6
         w[82] = 1 << 14; w[83] = 1 << 14 | 1 << 13 | 1 << 12 | 1 << 10   // FLUSH CACHE (EXT), LBA48
         w[84] = 1 << 14
         w[85] = 1 << 14; w[86] = 1 << 13 | 1 << 12 | 1 << 10; w[87] = 1 << 14
+        w[88] = 0x3F | 1 << 13                        // UDMA 0-5 supported, mode 5 selected
         for i in 0..<4 { w[100 + i] = UInt16((total >> (16 * UInt64(i))) & 0xFFFF) }
         var b = [UInt8](repeating: 0, count: 512)
         for i in 0..<256 { b[2 * i] = UInt8(w[i] & 0xFF); b[2 * i + 1] = UInt8(w[i] >> 8) }

@@ -164,6 +164,10 @@ public final class PCMachine {
         try ports.register(ide[0].controlBlock, base: 0x3F6, count: 1, name: "ide0-control")
         try ports.register(ide[1].commandBlock, base: 0x170, count: 8, name: "ide1")
         try ports.register(ide[1].controlBlock, base: 0x376, count: 1, name: "ide1-control")
+        ide[0].memory = memory; ide[1].memory = memory
+        // Bus-master DMA registers follow BAR4 of the IDE function (8 ports per channel).
+        let ideFn = PCIHost.Chipset.ide
+        pci.setWriteHook(device: ideFn.device, function: ideFn.function) { [unowned self] _, _, _ in self.mapBusMaster() }
         ide[0].irq = { [unowned self] l in self.setISAIRQ(14, l) }
         ide[1].irq = { [unowned self] l in self.setISAIRQ(15, l) }
         try ports.register(vga.ports, base: 0x3B0, count: 48, name: "vga")
@@ -234,6 +238,16 @@ public final class PCMachine {
         isaLevels[n] = level
         pic.setIRQ(n == 2 ? 9 : n, level)
         ioapic.setIRQ(n == 0 ? 2 : n, level)      // ISA IRQ0 is IOAPIC pin 2 (MADT override)
+    }
+
+    private func mapBusMaster() {
+        ports.unregister(ide[0].busMaster)
+        ports.unregister(ide[1].busMaster)
+        let f = PCIHost.Chipset.ide
+        guard let base = pci.config(device: f.device, function: f.function)?.barAddress(4),
+              base > 0, base + 16 <= 0x1_0000 else { return }
+        try? ports.register(ide[0].busMaster, base: UInt16(base), count: 8, name: "ide0-busmaster")
+        try? ports.register(ide[1].busMaster, base: UInt16(base + 8), count: 8, name: "ide1-busmaster")
     }
 
     private func updateA20() {

@@ -61,6 +61,53 @@ final class ATAChannelTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
     }
 
+    func testBusMasterDMAReadWriteAndBadPRD() throws {
+        let (ch, irq) = try channel(.snapshot)
+        let mem = PhysicalMemory(ramSize: 1 << 20)
+        ch.memory = mem
+        // PRD table at 0x1000: 512 bytes at 0x2000, then 512 bytes at 0x3000 (last).
+        func prd(_ entries: [(UInt32, UInt16, Bool)]) {
+            for (i, e) in entries.enumerated() {
+                mem.write(0x1000 + UInt64(8 * i), size: 4, value: UInt64(e.0))
+                mem.write(0x1004 + UInt64(8 * i), size: 4, value: UInt64(e.1) | (e.2 ? 1 << 31 : 0))
+            }
+        }
+        prd([(0x2000, 512, false), (0x3000, 512, true)])
+        let bm = ch.busMaster
+        bm.ioWrite(offset: 4, size: 4, value: 0x1000)
+        w(ch, 2, 2); w(ch, 3, 4); w(ch, 4, 0); w(ch, 5, 0); w(ch, 6, 0xE0); w(ch, 7, 0xC8)   // READ DMA
+        bm.ioWrite(offset: 0, size: 1, value: 0x09)                  // start, to memory
+        XCTAssertTrue(irq())
+        XCTAssertEqual(bm.ioRead(offset: 2, size: 1) & 0x07, 0x04, "interrupt, not active, no error")
+        XCTAssertEqual(mem.read(0x2000, size: 1), UInt64(4 * 7 & 0xFF))
+        XCTAssertEqual(mem.read(0x3001, size: 1), UInt64((5 * 7 + 1) & 0xFF))
+        XCTAssertEqual(r(ch, 7) & 0x89, 0)
+        bm.ioWrite(offset: 2, size: 1, value: 0x06)                  // clear
+        bm.ioWrite(offset: 0, size: 1, value: 0)
+        // WRITE DMA of sector 1 from 0x2000 (snapshot), read back by PIO.
+        prd([(0x2000, 512, true)])
+        mem.write(0x2000, size: 2, value: 0xCAFE)
+        w(ch, 2, 1); w(ch, 3, 1); w(ch, 6, 0xE0); w(ch, 7, 0xCA)
+        bm.ioWrite(offset: 0, size: 1, value: 0x01)
+        XCTAssertEqual(r(ch, 7) & 0x01, 0)
+        bm.ioWrite(offset: 0, size: 1, value: 0)
+        w(ch, 2, 1); w(ch, 3, 1); w(ch, 6, 0xE0); w(ch, 7, 0x20)
+        XCTAssertEqual(readWords(ch, 1), [0xFE, 0xCA])
+        _ = readWords(ch, 255)
+        // A PRD pointing outside RAM: error bit, ABRT, nothing copied.
+        prd([(0xFFFF_F000, 512, true)])
+        w(ch, 2, 1); w(ch, 3, 1); w(ch, 6, 0xE0); w(ch, 7, 0xC8)
+        bm.ioWrite(offset: 0, size: 1, value: 0x09)
+        XCTAssertEqual(bm.ioRead(offset: 2, size: 1) & 0x02, 0x02)
+        XCTAssertEqual(r(ch, 1), 0x04)
+        bm.ioWrite(offset: 0, size: 1, value: 0); bm.ioWrite(offset: 2, size: 1, value: 0x06)
+        // A table without an end bit that runs into the 64 KiB boundary: error, the walk stops.
+        for i in 0..<((0x10000 - 0x1000) / 8) { mem.write(0x1000 + UInt64(8 * i), size: 8, value: 0x20000 | 2 << 32) }
+        w(ch, 2, 40); w(ch, 3, 1); w(ch, 6, 0xE0); w(ch, 7, 0xC8)
+        bm.ioWrite(offset: 0, size: 1, value: 0x09)
+        XCTAssertEqual(bm.ioRead(offset: 2, size: 1) & 0x02, 0x02)
+    }
+
     func testErrors() throws {
         let (ch, _) = try channel(.readOnly)
         w(ch, 2, 1); w(ch, 3, 100); w(ch, 6, 0xE0); w(ch, 7, 0x20)        // beyond the end
