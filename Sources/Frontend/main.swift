@@ -198,7 +198,7 @@ struct Boot: ParsableCommand {
         let console = HostConsole(readInput: readInput)
         let com1 = machine.com1
         machine.poll = {
-            console.pump(canTake: { com1.state.rx.count < 8 }, deliver: { com1.receive($0) })
+            console.pump(canTake: { com1.canReceive }, deliver: { com1.receive($0) })
             return console.quitRequested ? .quit : nil
         }
         let result = machine.run(maxInstructions: maxInstructions)

@@ -346,7 +346,7 @@ public final class PCMachine {
     public func reset() throws {
         memory.clearRAM()
         pic.reset(); pit.reset(); kbc.reset(); port92.reset(); pci.reset(); fwcfg.reset(); vga.reset()
-        lapic.reset(); ioapic.reset(); pm.reset(); ide[0].reset(); ide[1].reset()
+        lapic.reset(); ioapic.reset(); pm.reset(); ide[0].reset(); ide[1].reset(); com1.reset(); com2.reset()
         isaLevels = [Bool](repeating: false, count: 16)
         let retired = cpu.s.pointee.icount       // the instruction count (and clock) run on
         cpu.reset()
