@@ -221,9 +221,9 @@ gp_peek:
 align 8
 gdt:
     dq 0
-    dq 0x00CF9A000000FFFF                  ; 0x08: flat code
-    dq 0x00CF92000000FFFF                  ; 0x10: flat data
-    dq 0x00CF92000000FFFF                  ; 0x18: flat data
+    dq 0x00CF9B000000FFFF                  ; 0x08: flat code
+    dq 0x00CF93000000FFFF                  ; 0x10: flat data
+    dq 0x00CF93000000FFFF                  ; 0x18: flat data
     dq 0x0000890030000067                  ; 0x20: TSS A (0x3000)
     dq 0x0000890031000067                  ; 0x28: TSS B (0x3100)
     dq 0x0000890032000050                  ; 0x30: TSS with a too-small limit

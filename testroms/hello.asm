@@ -35,7 +35,7 @@ putc:
     out dx, al
     ret
 
-msg: db "Hello from emu: a 16-bit guest is running on the interpreter.", 13, 10, 0
+msg: db "Hello from emu: a 16-bit guest is running.", 13, 10, 0
 
     times 0xfff0 - ($ - $$) db 0xff
 reset:

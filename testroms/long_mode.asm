@@ -246,9 +246,9 @@ qdata: dq 0x0BADC0FFEE0DDF00
 align 8
 gdt:
     dq 0
-    dq 0x00CF9A000000FFFF                  ; 0x08: flat 32-bit code
-    dq 0x00CF92000000FFFF                  ; 0x10: flat data
-    dq 0x00AF9A000000FFFF                  ; 0x18: 64-bit code
+    dq 0x00CF9B000000FFFF                  ; 0x08: flat 32-bit code
+    dq 0x00CF93000000FFFF                  ; 0x10: flat data
+    dq 0x00AF9B000000FFFF                  ; 0x18: 64-bit code
 gdt_end:
 gdt_desc:
     dw gdt_end - gdt - 1

@@ -294,8 +294,8 @@ pm32:
 %include "lib/pm32_flat_support.inc"
 gdt:
     dq 0
-    dq 0x00CF9A000000FFFF                  ; 0x08: flat 32-bit code, DPL 0
-    dq 0x00CF92000000FFFF                  ; 0x10: flat data, DPL 0
+    dq 0x00CF9B000000FFFF                  ; 0x08: flat 32-bit code, DPL 0
+    dq 0x00CF93000000FFFF                  ; 0x10: flat data, DPL 0
 gdt_end:
 gdt_desc:
     dw gdt_end - gdt - 1

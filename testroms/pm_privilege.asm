@@ -273,10 +273,10 @@ conforming:
 align 8
 gdt:
     dq 0
-    dq 0x00CF9A000000FFFF                  ; 0x08: ring-0 code
-    dq 0x00CF92000000FFFF                  ; 0x10: ring-0 data
-    dq 0x00CFFA000000FFFF                  ; 0x18: ring-3 code
-    dq 0x00CFF2000000FFFF                  ; 0x20: ring-3 data
+    dq 0x00CF9B000000FFFF                  ; 0x08: ring-0 code
+    dq 0x00CF93000000FFFF                  ; 0x10: ring-0 data
+    dq 0x00CFFB000000FFFF                  ; 0x18: ring-3 code
+    dq 0x00CFF3000000FFFF                  ; 0x20: ring-3 data
     dq 0x0000890030000067                  ; 0x28: 32-bit TSS at 0x3000
     CALLGATE gate_target, 0x08, 2, 0xEC    ; 0x30: DPL 3 call gate, 2 parameters
     CALLGATE gate_target, 0x08, 0, 0x8C    ; 0x38: DPL 0 call gate

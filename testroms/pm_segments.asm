@@ -258,18 +258,18 @@ main:
 align 8
 gdt:
     dq 0
-    dq 0x00CF9A000000FFFF                  ; 0x08: flat 32-bit code
-    dq 0x00CF92000000FFFF                  ; 0x10: flat data
-    dq 0x0040920100000FFF                  ; 0x18: data, base 0x10000, limit 0xFFF
+    dq 0x00CF9B000000FFFF                  ; 0x08: flat 32-bit code
+    dq 0x00CF93000000FFFF                  ; 0x10: flat data
+    dq 0x0040930100000FFF                  ; 0x18: data, base 0x10000, limit 0xFFF
     dq 0x0040960200000FFF                  ; 0x20: expand-down data, base 0x20000, limit 0xFFF, B=1
     dq 0x00CF90000000FFFF                  ; 0x28: read-only data
     dq 0x00CF98000000FFFF                  ; 0x30: execute-only code
-    dq 0x00CF9A000000FFFF                  ; 0x38: readable code
+    dq 0x00CF9B000000FFFF                  ; 0x38: readable code
     dq 0x00CF12000000FFFF                  ; 0x40: data, not present
-    dq 0x00CFF2000000FFFF                  ; 0x48: DPL3 data
+    dq 0x00CFF3000000FFFF                  ; 0x48: DPL3 data
     dq 0x0000960300000FFF                  ; 0x50: 16-bit expand-down, base 0x30000, limit 0xFFF
     dq 0x000082004000000F                  ; 0x58: LDT descriptor
-    dq 0x0040920000007FFF                  ; 0x60: data, base 0, limit 0x7FFF
+    dq 0x0040930000007FFF                  ; 0x60: data, base 0, limit 0x7FFF
 gdt_end:
 GDT_LIMIT equ 0x67
 

@@ -382,14 +382,14 @@ bits 64
 align 8
 gdt:
     dq 0
-    dq 0x00AF9A000000FFFF                  ; 0x08: 64-bit code, DPL 0
-    dq 0x00CF92000000FFFF                  ; 0x10: data, DPL 0
-    dq 0x00CFFA000000FFFF                  ; 0x18: 32-bit code, DPL 3
-    dq 0x00CFF2000000FFFF                  ; 0x20: data, DPL 3
-    dq 0x00AFFA000000FFFF                  ; 0x28: 64-bit code, DPL 3
+    dq 0x00AF9B000000FFFF                  ; 0x08: 64-bit code, DPL 0
+    dq 0x00CF93000000FFFF                  ; 0x10: data, DPL 0
+    dq 0x00CFFB000000FFFF                  ; 0x18: 32-bit code, DPL 3
+    dq 0x00CFF3000000FFFF                  ; 0x20: data, DPL 3
+    dq 0x00AFFB000000FFFF                  ; 0x28: 64-bit code, DPL 3
     dq 0x0000890030000067                  ; 0x30: 64-bit TSS at 0x3000, limit 0x67
     dq 0
-    dq 0x00CF9A000000FFFF                  ; 0x40: 32-bit code, DPL 0 (for entering long mode)
+    dq 0x00CF9B000000FFFF                  ; 0x40: 32-bit code, DPL 0 (for entering long mode)
 gdt_end:
 gdt_desc:
     dw gdt_end - gdt - 1

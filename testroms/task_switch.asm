@@ -260,8 +260,8 @@ db_handler:
 align 8
 gdt:
     dq 0
-    dq 0x00CF9A000000FFFF                  ; 0x08: flat code
-    dq 0x00CF92000000FFFF                  ; 0x10: flat data
+    dq 0x00CF9B000000FFFF                  ; 0x08: flat code
+    dq 0x00CF93000000FFFF                  ; 0x10: flat data
     dq 0x0000890030000067                  ; 0x18: TSS A
     dq 0x0000890031000067                  ; 0x20: TSS B
     dq 0x0000890032000067                  ; 0x28: TSS C

@@ -171,8 +171,8 @@ bits 32
 align 8
 gdt:
     dq 0
-    dq 0x00CF9A000000FFFF                  ; 0x08: ring-0 code
-    dq 0x00CF92000000FFFF                  ; 0x10: ring-0 data
+    dq 0x00CF9B000000FFFF                  ; 0x08: ring-0 code
+    dq 0x00CF93000000FFFF                  ; 0x10: ring-0 data
     dq 0x0000890030000067                  ; 0x18: 32-bit TSS at 0x3000
 gdt_end:
 GDT_LIMIT equ gdt_end - gdt - 1

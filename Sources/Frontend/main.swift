@@ -11,6 +11,47 @@ enum EmuStatus {
     static let tripleFault: Int32 = 4
     static let hung: Int32 = 6
     static let limit: Int32 = 8
+    static let accelerator: Int32 = 10
+}
+
+/// `--accel`: what runs the guest CPU.
+enum AccelChoice: String, ExpressibleByArgument, CaseIterable {
+    case tcg, interp, kvm, auto
+}
+
+struct AccelOptions: ParsableArguments {
+    @Option(help: "Accelerator: tcg (the translator; the interpreter until the JIT lands), interp (the reference interpreter), kvm (/dev/kvm), auto (kvm when usable, else tcg).")
+    var accel: AccelChoice = .tcg
+
+    @Flag(help: "With --accel kvm: stop with an error line when the host kernel's instruction emulator cannot run an instruction, instead of running that instruction on the interpreter.")
+    var kvmStrict = false
+
+    /// True when the run should use KVM; prints one line and exits 2 when KVM was asked for
+    /// explicitly but is unusable; says which one `auto` picked.
+    func wantsKVM() throws -> Bool {
+        switch accel {
+        case .tcg, .interp: return false
+        case .kvm:
+            if let why = KVMSystem.unavailableReason() {
+                eprint("emu: --accel kvm: \(why); use --accel tcg (or auto) on this host")
+                throw ExitCode(EmuStatus.userError)
+            }
+            return true
+        case .auto:
+            if let why = KVMSystem.unavailableReason() {
+                eprint("emu: accelerator: tcg (kvm not usable: \(why))")
+                return false
+            }
+            eprint("emu: accelerator: kvm")
+            return true
+        }
+    }
+}
+
+/// Prints stats of the KVM accelerator (exits, interpreter-assisted instructions).
+func printKVMStats(_ k: KVMAccelerator) {
+    let exits = k.exitCounts.values.reduce(0, +)
+    eprint("emu: kvm: \(exits) exits, \(k.assistedInstructions) instructions run on the interpreter for the host's instruction emulator")
 }
 
 struct Emu: ParsableCommand {
@@ -40,7 +81,10 @@ struct RunROM: ParsableCommand {
     @Flag(help: "Trace every instruction (CS:RIP and mnemonic) and exception to stderr.")
     var trace = false
 
+    @OptionGroup var accel: AccelOptions
+
     func run() throws {
+        let useKVM = try accel.wantsKVM()
         let image: [UInt8]
         let machine: ROMMachine
         do {
@@ -61,8 +105,26 @@ struct RunROM: ParsableCommand {
             }
             cpu.traceFault = { rip, f in eprint("exception \(f) at \(String(rip, radix: 16))") }
         }
-        let result = machine.run(maxInstructions: maxInstructions)
-        if stats { printStats(machine.cpu) }
+        let result: MachineExit
+        if useKVM {
+            let kvm: KVMAccelerator
+            do { kvm = try machine.makeKVMAccelerator() } catch {
+                eprint("emu: --accel kvm: \(error.description)")
+                throw ExitCode(EmuStatus.accelerator)
+            }
+            kvm.interpreterAssist = !accel.kvmStrict
+            do {
+                result = try machine.runOnKVM(kvm, timeout: .infinity)
+            } catch let e as KVMRunError {
+                if stats { printKVMStats(kvm) }
+                eprint("emu: \(e.description)")
+                throw ExitCode(EmuStatus.accelerator)
+            }
+            if stats { printKVMStats(kvm) }
+        } else {
+            result = machine.run(maxInstructions: maxInstructions)
+            if stats { printStats(machine.cpu) }
+        }
         switch result {
         case .exitPort(let st): throw ExitCode(st)
         case .shutdown: throw guestStopped(.tripleFault, machine.cpu)
@@ -113,6 +175,8 @@ struct Boot: ParsableCommand {
     @Option(help: "Write the firmware's debug log (ports 0x402/0xE9) to this file.")
     var firmwareLog: String?
 
+    @OptionGroup var accel: AccelOptions
+
     @Flag(help: "Exit when the guest reboots instead of restarting it.")
     var noReboot = false
 
@@ -129,6 +193,7 @@ struct Boot: ParsableCommand {
     var traceAfter: UInt64?
 
     func run() throws {
+        let useKVM = try accel.wantsKVM()
         var cfg = MachineConfig()
         cfg.ramMiB = ram
         cfg.kernel = kernel
@@ -195,6 +260,16 @@ struct Boot: ParsableCommand {
                 if cpu.s.pointee.icount >= after { eprint("exception \(f) at \(String(rip, radix: 16))") }
             }
         }
+        if useKVM {
+            if deterministic {
+                eprint("emu: --deterministic needs retired-instruction counts, which KVM does not give; drop one of --deterministic and --accel kvm")
+                throw ExitCode(EmuStatus.userError)
+            }
+            do { try machine.useKVM(strict: accel.kvmStrict) } catch {
+                eprint("emu: --accel kvm: \(error.description)")
+                throw ExitCode(EmuStatus.accelerator)
+            }
+        }
         let console = HostConsole(readInput: readInput)
         let com1 = machine.com1
         machine.poll = {
@@ -203,9 +278,14 @@ struct Boot: ParsableCommand {
         }
         let result = machine.run(maxInstructions: maxInstructions)
         HostConsole.restore()
-        if stats { printStats(machine.cpu) }
+        if stats {
+            if let k = machine.kvm { printKVMStats(k) } else { printStats(machine.cpu) }
+        }
         switch result {
         case .powerOff, .reset, .quit: return
+        case .acceleratorError(let why):
+            eprint("emu: \(why)")
+            throw ExitCode(EmuStatus.accelerator)
         case .exitPort(let st): throw ExitCode(st)
         case .shutdown: throw guestStopped(.tripleFault, machine.cpu)
         case .hung: throw guestStopped(.hung, machine.cpu)

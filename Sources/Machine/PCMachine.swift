@@ -39,6 +39,7 @@ public enum PCExit: Equatable, Sendable {
     case hung                    // HLT with interrupts disabled and nothing that could wake it
     case instructionLimit
     case quit                    // the user asked to quit (Ctrl-A X)
+    case acceleratorError(String) // the accelerator (KVM) cannot go on: one line saying why
 }
 
 /// The PC: i440FX/PIIX3 chipset with legacy devices, as the `pc` machine of QEMU.
@@ -78,6 +79,8 @@ public final class PCMachine {
     /// Called between slices of guest execution (about every millisecond of host time):
     /// the frontend feeds console input here and may return `.quit`.
     public var poll: (() -> PCExit?)?
+    /// Set by `useKVM`: the machine runs on /dev/kvm instead of the interpreter.
+    public internal(set) var kvm: KVMAccelerator?
 
     private var kernelImage: [UInt8]?
     private var kernelFormat: KernelFormat?
@@ -362,6 +365,7 @@ public final class PCMachine {
 
     /// Runs the guest until it powers off, exits, hangs, the user quits, or the budget ends.
     public func run(maxInstructions: UInt64 = .max) -> PCExit {
+        if let kvm { return runOnKVM(kvm) }
         let start = cpu.s.pointee.icount
         while true {
             if let e = pendingExit { pendingExit = nil; return e }
@@ -394,6 +398,67 @@ public final class PCMachine {
                 } else if clock.isDeterministic && poll == nil {
                     return .hung
                 } else {
+                    var ts = timespec(tv_sec: 0, tv_nsec: 5_000_000)
+                    _ = nanosleep(&ts, nil)
+                }
+            }
+        }
+    }
+}
+
+// MARK: KVM
+
+extension PCMachine {
+    /// Moves the machine onto /dev/kvm: the same RAM mapping, port bus, MMIO regions and
+    /// devices (userspace irqchip: our PIC/IOAPIC/LAPIC stay the interrupt controllers). The
+    /// CPU state carries over, so this can happen before boot or in the middle of a run.
+    /// `strict`: stop on an instruction KVM's own emulator cannot run instead of running it on
+    /// the interpreter.
+    public func useKVM(strict: Bool = false) throws(KVMError) {
+        let k = try KVMAccelerator(memory: memory, ports: ports, cpu: cpu)
+        k.interpreterAssist = !strict
+        kvm = k
+    }
+
+    /// The run loop on KVM: the vCPU runs until the next timer deadline (a POSIX timer kicks it
+    /// out of KVM_RUN), then due device events fire and the console is polled, as on TCG. Time
+    /// is host real time (the deterministic clock needs retired-instruction counts KVM does
+    /// not give).
+    func runOnKVM(_ kvm: KVMAccelerator) -> PCExit {
+        while true {
+            if let e = pendingExit { pendingExit = nil; return e }
+            if resetPending {
+                resetPending = false
+                if config.noReboot { return .reset }
+                do { try reset() } catch { return .reset }
+                continue
+            }
+            var sliceNs: UInt64 = 10_000_000
+            if let dl = clock.nextDeadline {
+                let now = clock.now
+                sliceNs = dl > now ? min(sliceNs, dl - now) : 0
+            }
+            let r: StopReason
+            do {
+                try kvm.syncMemorySlots()
+                r = sliceNs == 0 ? .budget : try kvm.run(timeout: Double(sliceNs) / 1e9)
+            } catch let e as KVMRunError {
+                return .acceleratorError(e.description)
+            } catch {
+                return .acceleratorError("kvm: \(error)")
+            }
+            clock.runDue()
+            if let p = poll?() { return p }
+            switch r {
+            case .budget, .exitRequest:
+                continue
+            case .shutdown:
+                if config.noReboot { return .shutdown }
+                resetPending = true
+            case .halted:
+                let canWake = cpu.flag(FlagBit.IF) || cpu.s.pointee.nmi_pending != 0
+                if !canWake { return .hung }
+                if let dl = clock.nextDeadline { clock.idle(until: dl); clock.runDue() } else {
                     var ts = timespec(tv_sec: 0, tv_nsec: 5_000_000)
                     _ = nanosleep(&ts, nil)
                 }
