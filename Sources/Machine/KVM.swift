@@ -83,7 +83,12 @@ public struct KVMCPUIDEntry: Equatable, Sendable {
 
 /// The KVM subsystem: /dev/kvm, API version, capabilities, supported CPUID, MSR list.
 public final class KVMSystem {
-    public static let defaultPath = "/dev/kvm"
+    /// /dev/kvm, or $EMU_KVM_DEVICE when set (hosts with the device elsewhere; tests of the
+    /// "KVM unusable" paths).
+    public static let defaultPath: String = {
+        if let p = getenv("EMU_KVM_DEVICE"), p.pointee != 0 { return String(cString: p) }
+        return "/dev/kvm"
+    }()
     /// The only stable API version there is (KVM_API_VERSION).
     public static let apiVersion: Int32 = 12
 

@@ -9,8 +9,11 @@ final class CLITests: XCTestCase {
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
-    func run(_ args: [String]) throws -> Result {
+    func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
         let p = Process()
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         p.executableURL = URL(fileURLWithPath: try emuPath())
         p.arguments = args
         let out = Pipe(), err = Pipe()
@@ -35,6 +38,47 @@ final class CLITests: XCTestCase {
         let lines = r.stderr.split(separator: "\n")
         XCTAssertEqual(lines.count, 1, "expected one line on stderr, got: \(r.stderr)", file: file, line: line)
         XCTAssertTrue(r.stderr.contains(mentions), "stderr should name \(mentions): \(r.stderr)", file: file, line: line)
+    }
+
+    // MARK: --accel
+
+    /// A ROM that prints "ok" on COM1 and exits with status 1.
+    func tinyROM() throws -> String {
+        var rom = [UInt8](repeating: 0, count: 65536)
+        let code: [UInt8] = [0xBA, 0xF8, 0x03, 0xB0, 0x6F, 0xEE, 0xB0, 0x6B, 0xEE,  // mov dx,0x3f8; out 'o','k'
+                             0xB0, 0x00, 0xE6, 0xF4, 0xF4]                          // mov al,0; out 0xf4,al; hlt
+        for (i, b) in code.enumerated() { rom[i] = b }
+        let jmp: [UInt8] = [0xEA, 0x00, 0x00, 0x00, 0xF0]                           // jmp f000:0000
+        for (i, b) in jmp.enumerated() { rom[0xFFF0 + i] = b }
+        return try tempFile(rom)
+    }
+
+    func testAccelKVMWithoutDevice() throws {
+        let rom = try tinyROM()
+        defer { try? FileManager.default.removeItem(atPath: rom) }
+        let env = ["EMU_KVM_DEVICE": "/nonexistent/kvm"]
+        let r = try run(["run-rom", rom, "--accel", "kvm"], environment: env)
+        assertOneLineError(r, mentions: "--accel kvm")
+        XCTAssertTrue(r.stderr.contains("/nonexistent/kvm"), r.stderr)
+        XCTAssertEqual(r.stdout, "")
+        let b = try run(["boot", "--kernel", "/nonexistent/vmlinuz", "--accel", "kvm"], environment: env)
+        assertOneLineError(b, mentions: "--accel kvm")
+        // auto falls back to tcg and says so.
+        let a = try run(["run-rom", rom, "--accel", "auto"], environment: env)
+        XCTAssertEqual(a.status, 1)
+        XCTAssertEqual(a.stdout, "ok")
+        XCTAssertTrue(a.stderr.contains("accelerator: tcg"), a.stderr)
+        for accel in ["tcg", "interp"] {
+            let t = try run(["run-rom", rom, "--accel", accel])
+            XCTAssertEqual(t.status, 1, accel)
+            XCTAssertEqual(t.stdout, "ok", accel)
+        }
+    }
+
+    func testAccelUnknown() throws {
+        let r = try run(["run-rom", "/nonexistent.bin", "--accel", "warp"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("warp"), r.stderr)
     }
 
     // MARK: emu boot
