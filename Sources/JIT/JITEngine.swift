@@ -127,6 +127,9 @@ public final class JITEngine {
     /// Debugging: leave `run` after every block or interpreted step (returning `.budget`), with
     /// chaining and the jump cache disabled. `lastRunSteps` tells how many steps were taken.
     public var singleBlock = false
+    /// Debugging: called after each translation with the guest RIP, the number of guest
+    /// instructions and the host code (for disassembly).
+    public var onTranslate: ((UInt64, Int, UnsafeRawBufferPointer) -> Void)?
     /// Steps (instructions, faulting instructions and delivered interrupts) of the last `run`.
     public private(set) var lastRunSteps = 0
 
@@ -342,6 +345,9 @@ public final class JITEngine {
 
     func translate(key: BlockKey, lin: UInt64, hash h: Int) -> Int {
         guard let r = translator.translate(key: key, lin: lin) else { return -1 }
+        if let hook = onTranslate {
+            hook(key.rip, r.count, UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(r.code)), count: r.size))
+        }
         if blockCount == blockCapacity {
             let nb = UnsafeMutablePointer<Block>.allocate(capacity: blockCapacity * 2)
             nb.moveInitialize(from: blocks, count: blockCount)

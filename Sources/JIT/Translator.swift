@@ -37,6 +37,7 @@ final class Translator {
         var code: UInt64
         var count: Int
         var bytes: Int
+        var size: Int
         var slotFields: [(field: UInt64, stub: UInt64)]
     }
 
@@ -190,7 +191,7 @@ final class Translator {
             }
             if let p = e.cache.install(asm) {
                 let code = UInt64(UInt(bitPattern: p))
-                return Result(code: code, count: n, bytes: bytes,
+                return Result(code: code, count: n, bytes: bytes, size: asm.count,
                               slotFields: chainFields.map { (field: asm.origin + UInt64($0.field), stub: asm.address(of: $0.stub)!) })
             }
             if attempt == 0 {
