@@ -33,6 +33,19 @@ public final class PhysicalMemory {
     /// Called after a physical range in RAM is written by something other than the CPU's
     /// own stores (DMA); the JIT hooks this for code invalidation.
     public var onExternalWrite: ((UInt64, UInt64) -> Void)?
+    /// Write tracking for translated code (set by the JIT): one byte per 4 KiB page of RAM (index
+    /// = RAM offset >> 12), nonzero when code was translated from the page. Such pages are never
+    /// handed out writable by `hostPointer` (so they stay out of the write TLB and every CPU store
+    /// to them takes the slow path), and `onCodeWrite` hears of each such store (RAM offset, bytes).
+    public var codePages: UnsafeMutablePointer<UInt8>?
+    public var onCodeWrite: ((UInt64, Int) -> Void)?
+
+    @inline(__always) func noteCodeWrite(_ p: UnsafeMutablePointer<UInt8>, _ size: Int) {
+        if let cp = codePages {
+            let off = p - ram
+            if cp[off >> 12] != 0 || cp[(off + size - 1) >> 12] != 0 { onCodeWrite?(UInt64(off), size) }
+        }
+    }
 
     struct Region {
         var start: UInt64
@@ -178,7 +191,9 @@ public final class PhysicalMemory {
             if let rom = r.rom, !write { return rom + Int(pa - r.start) }
             return nil
         }
-        return ramPointer(pa)
+        guard let p = ramPointer(pa) else { return nil }
+        if write, let cp = codePages, cp[(p - ram) >> 12] != 0 { return nil }
+        return p
     }
 
     @inline(__always) public func ramPointer(_ pa: UInt64) -> UnsafeMutablePointer<UInt8>? {
@@ -239,6 +254,7 @@ public final class PhysicalMemory {
                 if r.writesToRAM, let p = ramPointer(pa) {
                     var v = value
                     memcpy(p, &v, size)
+                    noteCodeWrite(p, size)
                 }
             } else {
                 for i in 0..<size { write(pa + UInt64(i), size: 1, value: value >> (8 * UInt64(i))) }
@@ -249,6 +265,7 @@ public final class PhysicalMemory {
             if ramPointer(pa + UInt64(size) - 1) == p + (size - 1) {
                 var v = value
                 memcpy(p, &v, size)
+                noteCodeWrite(p, size)
             } else {
                 for i in 0..<size { write(pa + UInt64(i), size: 1, value: value >> (8 * UInt64(i))) }
             }

@@ -1,0 +1,590 @@
+// The block translator's run loop: a drop-in replacement for `CPU.run(budget:)`.
+//
+// Shape (see docs/ARCHITECTURE.md, "JIT"):
+//   * The dispatcher (`run`) repeats the interpreter loop's boundary checks (exit request,
+//     shutdown, NMI/interrupt delivery, HLT) and, where the interpreter would call `step`, looks
+//     up the block for the current state (translating it on a miss) and runs it. It falls back to
+//     `CPU.step` for one instruction when TF is set, an interrupt shadow is active, a trace hook is
+//     installed, the code is not in RAM/ROM, or the block has more instructions than the budget.
+//   * Blocks are keyed by the host address of their first byte (RAM or ROM image: unique per
+//     physical byte and robust against shadow-RAM remapping) plus everything translation depends
+//     on: RIP, CS base and limit, mode bits, CPL and which data segments are flat.
+//   * Generated code runs with rbp = CPUState, r15 = the JIT context (budget, jump cache),
+//     r14 = the soft TLB. Every block starts with `sub [r15+budget], N; jl bail`: the one
+//     compare-and-branch that bounds chained execution. Everything else that ends a run of blocks
+//     (exit request, interrupts, HLT, mode or segment changes, TLB flushes, code invalidation)
+//     can only happen inside a helper call, and helpers report it in their return value, so the
+//     block leaves right after that instruction.
+//   * Guest state is always in CPUState between instructions (no register caching), lazy flags
+//     are written exactly as the interpreter writes them, so a helper (the interpreter executing
+//     one instruction) or the next dispatcher iteration always sees the same state `step` would.
+
+import CPU
+import CPUState
+import Glibc
+
+/// Exit codes a block leaves in rax.
+enum JITExit {
+    static let stop: UInt64 = 0          // state complete; back to the dispatcher's checks
+    static let indirect: UInt64 = 1      // continue at RIP (in state): look it up, fill the jump cache
+    static let chainTag: UInt64 = 2      // (slot << 2) | 2: continue at a constant target; may be patched
+}
+
+/// Offsets in the JIT context (r15).
+enum JITContextLayout {
+    static let budget = 0
+    static let target = 8
+    static let engine = 16
+    static let jumpCache = 64
+    static let jumpCacheBits = 12
+    static let jumpCacheEntries = 1 << jumpCacheBits
+    static let size = jumpCache + jumpCacheEntries * 16
+    static let invalidRIP: UInt64 = 0x8000_0000_0000_0001   // non-canonical: never a real RIP
+    @inline(__always) static func jcIndex(_ rip: UInt64) -> Int {
+        Int(((rip >> 12) ^ rip) & UInt64(jumpCacheEntries - 1))
+    }
+}
+
+/// What a block was translated under. Equal keys mean identical generated code would result.
+struct BlockKey: Equatable {
+    var host: UInt          // host address of the first byte
+    var rip: UInt64
+    var csBase: UInt64
+    var csLimit: UInt32
+    var flags: UInt32       // MODE_* | CPL << 8 | flat-read segments << 16 | flat-write segments << 24
+}
+
+/// The part of the key that describes the CPU state (everything but the code address).
+struct StateKey: Equatable {
+    var csBase: UInt64
+    var csLimit: UInt32
+    var flags: UInt32
+}
+
+struct Block {
+    var key: BlockKey
+    var code: UInt64         // RX entry address
+    var count: Int32         // guest instructions
+    var hashNext: Int32
+    var valid: Bool
+    var ramPage: Int32       // RAM page index of the bytes, -1 for ROM
+    var hostEnd: UInt        // one past the last instruction byte
+    var linPage: UInt64      // linear page of the first byte
+}
+
+/// A patchable direct exit of a block.
+struct ExitSlot {
+    var block: Int32
+    var field: UInt64        // RX address of the rel32 field
+    var stub: UInt64         // its original target (the cold stub that returns to the dispatcher)
+    var linkedTo: Int32      // block it is patched to, or -1
+}
+
+public final class JITEngine {
+    public let cpu: CPU
+    public let cache: CodeCache
+    let s: UnsafeMutablePointer<CPUState>
+    let mem: PhysicalMemory
+    let ctx: UnsafeMutableRawPointer
+    let tlbBase: UnsafeMutableRawPointer
+
+    // Block table.
+    var blocks: UnsafeMutablePointer<Block>
+    var blockCapacity: Int
+    var blockCount = 0
+    var incoming: [[Int32]] = []             // per block: exit slots patched to jump to it
+    var slots: [ExitSlot] = []
+    static let hashBits = 16
+    let buckets: UnsafeMutablePointer<Int32>
+    var pageBlocks: [Int32: [Int32]] = [:]   // RAM page -> blocks translated from it
+    let codePages: UnsafeMutablePointer<UInt8>
+    let ramPages: Int
+
+    // Per-generation stubs (re-emitted after each flush).
+    var entryStub: UnsafeRawPointer?
+    var indirectStub: UInt64 = 0
+    var stubGeneration: UInt64 = .max
+
+    // Dispatcher state.
+    var activeKey = StateKey(csBase: 0, csLimit: 0, flags: 0)
+    var jumpCacheKey: StateKey? = nil
+    var pendingSlot: Int = -1
+    var pendingIndirect = false
+    var insideCode = false
+    /// Set by hooks while generated code runs; helpers turn it into a block exit.
+    var event = false
+    var tlbFlushed = false
+    var codeInvalidated = false
+    var flushRequested = false
+    var scratch = Instr()
+    let translator: Translator
+
+    // Options.
+    /// Largest number of guest instructions per block.
+    public var maxBlockInstructions = 64 {
+        didSet { maxBlockInstructions = Swift.max(1, Swift.min(maxBlockInstructions, 256)) }
+    }
+    /// Debugging: leave `run` after every block or interpreted step (returning `.budget`), with
+    /// chaining and the jump cache disabled. `lastRunSteps` tells how many steps were taken.
+    public var singleBlock = false
+    /// Debugging: called after each translation with the guest RIP, the number of guest
+    /// instructions and the host code (for disassembly).
+    public var onTranslate: ((UInt64, Int, UnsafeRawBufferPointer) -> Void)?
+    /// Steps (instructions, faulting instructions and delivered interrupts) of the last `run`.
+    public private(set) var lastRunSteps = 0
+
+    // Statistics.
+    public private(set) var blocksTranslated = 0
+    public private(set) var blockEntries: UInt64 = 0
+    public private(set) var interpretedSteps: UInt64 = 0
+    public private(set) var invalidations = 0
+    public private(set) var flushes = 0
+    public private(set) var chainsPatched = 0
+
+    /// One line of counters for logs and benchmarks.
+    public var statistics: String {
+        "blocks translated \(blocksTranslated), block entries \(blockEntries), interpreted steps \(interpretedSteps), "
+            + "chains \(chainsPatched), invalidations \(invalidations), flushes \(flushes), code bytes \(cache.blockBytes)"
+    }
+
+    /// - Parameters:
+    ///   - cacheSize: bytes of executable memory; when it fills, every block is discarded.
+    public init(cpu: CPU, cacheSize: Int = 32 << 20) throws {
+        self.cpu = cpu
+        s = cpu.s
+        mem = cpu.mem
+        cache = try CodeCache(size: cacheSize, minimumFree: Swift.min(64 << 10, cacheSize / 4))
+        ctx = UnsafeMutableRawPointer.allocate(byteCount: JITContextLayout.size, alignment: 64)
+        ctx.initializeMemory(as: UInt8.self, repeating: 0, count: JITContextLayout.size)
+        tlbBase = UnsafeMutableRawPointer(s.pointee.tlb)
+        blockCapacity = 1024
+        blocks = .allocate(capacity: blockCapacity)
+        buckets = .allocate(capacity: 1 << JITEngine.hashBits)
+        buckets.initialize(repeating: -1, count: 1 << JITEngine.hashBits)
+        ramPages = Int((mem.ramSize + 4095) >> 12)
+        codePages = .allocate(capacity: ramPages)
+        codePages.initialize(repeating: 0, count: ramPages)
+        translator = Translator()
+        translator.engine = self
+        clearJumpCache()
+        ctx.storeBytes(of: Unmanaged.passUnretained(self).toOpaque(), toByteOffset: JITContextLayout.engine,
+                       as: UnsafeMutableRawPointer.self)
+        // Hooks: code-page stores, DMA and loader writes, TLB flushes.
+        mem.codePages = codePages
+        mem.onCodeWrite = { [unowned self] off, n in self.codeWritten(ramOffset: off, count: UInt64(n)) }
+        let previousExternal = mem.onExternalWrite
+        mem.onExternalWrite = { [unowned self] pa, n in
+            self.notifyWrite(physical: pa, length: n)
+            previousExternal?(pa, n)
+        }
+        let previousFlush = cpu.onTLBFlush
+        cpu.onTLBFlush = { [unowned self] in
+            self.tlbFlushed = true
+            self.event = true
+            previousFlush?()
+        }
+    }
+
+    deinit {
+        if mem.codePages == codePages {
+            mem.codePages = nil
+            mem.onCodeWrite = nil
+        }
+        ctx.deallocate()
+        blocks.deallocate()
+        buckets.deallocate()
+        codePages.deallocate()
+    }
+
+    // MARK: run loop
+
+    /// Runs until `budget` steps are done, HLT, shutdown or an exit request, with the semantics
+    /// of `CPU.run(budget:)` (steps = instructions executed or faulting plus interrupts delivered).
+    public func run(budget: Int) -> StopReason {
+        var n = budget
+        defer { lastRunSteps = budget - n }
+        while n > 0 {
+            if s.pointee.exit_request != 0 {
+                s.pointee.exit_request = 0
+                return .exitRequest
+            }
+            if s.pointee.shutdown != 0 { return .shutdown }
+            if (cpu.interruptPending || s.pointee.nmi_pending != 0) && s.pointee.intr_shadow == 0 {
+                if cpu.acceleratorCheckExternalInterrupt() {
+                    n -= 1
+                    pendingSlot = -1; pendingIndirect = false
+                    if singleBlock { return .budget }
+                    continue
+                }
+            }
+            if s.pointee.halted != 0 { return .halted }
+            if event { handleEvents() }
+            var entered = false
+            if s.pointee.rflags & FlagBit.TF == 0 && s.pointee.intr_shadow == 0 && cpu.trace == nil {
+                let b = lookup()
+                if b >= 0 && Int(blocks[b].count) <= n {
+                    if pendingSlot >= 0 { link(slot: pendingSlot, to: b) }
+                    if pendingIndirect { fillJumpCache(b) }
+                    pendingSlot = -1; pendingIndirect = false
+                    ctx.storeBytes(of: Int64(n), toByteOffset: JITContextLayout.budget, as: Int64.self)
+                    ctx.storeBytes(of: blocks[b].code, toByteOffset: JITContextLayout.target, as: UInt64.self)
+                    blockEntries &+= 1
+                    insideCode = true
+                    let r = cache.enter(entryStub!, state: UnsafeMutableRawPointer(s))
+                    insideCode = false
+                    n = Int(ctx.load(fromByteOffset: JITContextLayout.budget, as: Int64.self))
+                    if r & 3 == JITExit.chainTag {
+                        pendingSlot = singleBlock ? -1 : Int(r >> 2)
+                    } else if r == JITExit.indirect {
+                        pendingIndirect = !singleBlock
+                    }
+                    entered = true
+                }
+            }
+            if !entered {
+                pendingSlot = -1; pendingIndirect = false
+                cpu.step(&scratch)
+                interpretedSteps &+= 1
+                n -= 1
+            }
+            if singleBlock { return .budget }
+        }
+        return .budget
+    }
+
+    func handleEvents() {
+        event = false
+        if flushRequested {
+            flushRequested = false
+            flushAll()
+        }
+        if tlbFlushed || codeInvalidated {
+            tlbFlushed = false
+            codeInvalidated = false
+            clearJumpCache()
+            pendingIndirect = false
+        }
+    }
+
+    // MARK: keys and lookup
+
+    /// The state part of the block key for the current CPU state.
+    @inline(__always)
+    func currentStateKey() -> StateKey {
+        let m = s.pointee.mode
+        var flags = m | (s.pointee.cpl & 3) << 8
+        if m & UInt32(MODE_CS64) != 0 { return StateKey(csBase: 0, csLimit: 0, flags: flags) }
+        let sr = cpu.sreg
+        @inline(__always) func flat(_ seg: Int) {
+            let sc = sr + seg
+            if sc.pointee.base == 0 && sc.pointee.limit == 0xFFFF_FFFF {
+                let a = UInt32(sc.pointee.attr)
+                if a & 0x9C == 0x90 { flags |= 1 << UInt32(16 + seg) }
+                if a & 0x9E == 0x92 { flags |= 1 << UInt32(24 + seg) }
+            }
+        }
+        flat(0); flat(2); flat(3); flat(4); flat(5)
+        return StateKey(csBase: sr[1].base, csLimit: sr[1].limit, flags: flags)
+    }
+
+    @inline(__always)
+    func hash(_ host: UInt, _ rip: UInt64, _ flags: UInt32) -> Int {
+        var h = UInt64(host) &* 0x9E37_79B9_7F4A_7C15
+        h ^= rip &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= UInt64(flags) &* 0x1656_67B1_9E37_79F9
+        return Int(truncatingIfNeeded: (h >> 40) & UInt64((1 << JITEngine.hashBits) - 1))
+    }
+
+    /// Finds or translates the block at the current RIP; -1 when the interpreter must step.
+    func lookup() -> Int {
+        let sk = currentStateKey()
+        activeKey = sk
+        if jumpCacheKey != sk {
+            clearJumpCache()
+            jumpCacheKey = sk
+        }
+        let rip = s.pointee.rip
+        let code64 = sk.flags & UInt32(MODE_CS64) != 0
+        let lin: UInt64
+        if code64 {
+            if UInt64(bitPattern: Int64(bitPattern: rip << 16) >> 16) != rip { return -1 }
+            lin = rip
+        } else {
+            if rip > UInt64(sk.csLimit) { return -1 }
+            lin = (sk.csBase &+ rip) & 0xFFFF_FFFF
+        }
+        let user = s.pointee.cpl == 3
+        guard let host = codePointer(lin, user: user) else { return -1 }
+        let key = BlockKey(host: host, rip: rip, csBase: sk.csBase, csLimit: sk.csLimit, flags: sk.flags)
+        let h = hash(host, rip, sk.flags)
+        var i = buckets[h]
+        while i >= 0 {
+            if blocks[Int(i)].key == key { return Int(i) }
+            i = blocks[Int(i)].hashNext
+        }
+        if cache.generation != stubGeneration || cache.isFull {
+            if cache.isFull { flushAll() }
+            installStubs()
+        }
+        return translate(key: key, lin: lin, hash: h)
+    }
+
+    /// Host address of the code byte at linear `lin` (exec TLB, else a page walk), or nil when it
+    /// is not RAM/ROM or the fetch would fault (the interpreter then raises the fault).
+    func codePointer(_ lin: UInt64, user: Bool) -> UInt? {
+        let idx = Int((lin >> 12) & UInt64(TLB_ENTRIES - 1))
+        let e = tlb_entries(s.pointee.tlb, user ? 1 : 0, Int32(TLB_EXEC))! + idx
+        if e.pointee.tag != lin & ~0xFFF {
+            do { _ = try cpu.translate(lin, kind: .exec, user: user) } catch { return nil }
+            if e.pointee.tag != lin & ~0xFFF { return nil }
+        }
+        return UInt(truncatingIfNeeded: e.pointee.addend &+ lin)
+    }
+
+    // MARK: translation bookkeeping
+
+    func translate(key: BlockKey, lin: UInt64, hash h: Int) -> Int {
+        guard let r = translator.translate(key: key, lin: lin) else { return -1 }
+        if let hook = onTranslate {
+            hook(key.rip, r.count, UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(r.code)), count: r.size))
+        }
+        if blockCount == blockCapacity {
+            let nb = UnsafeMutablePointer<Block>.allocate(capacity: blockCapacity * 2)
+            nb.moveInitialize(from: blocks, count: blockCount)
+            blocks.deallocate()
+            blocks = nb
+            blockCapacity *= 2
+        }
+        let idx = blockCount
+        blockCount += 1
+        let ramBase = UInt(bitPattern: mem.ram)
+        var page: Int32 = -1
+        if key.host >= ramBase && key.host < ramBase + UInt(mem.ramSize) {
+            page = Int32((key.host - ramBase) >> 12)
+        }
+        (blocks + idx).initialize(to: Block(key: key, code: r.code, count: Int32(r.count), hashNext: buckets[h],
+                                            valid: true, ramPage: page, hostEnd: key.host + UInt(r.bytes),
+                                            linPage: lin >> 12))
+        buckets[h] = Int32(idx)
+        incoming.append([])
+        for f in r.slotFields {
+            slots.append(ExitSlot(block: Int32(idx), field: f.field, stub: f.stub, linkedTo: -1))
+        }
+        if page >= 0 {
+            if codePages[Int(page)] == 0 {
+                codePages[Int(page)] = 1
+                dropWriteTLB(hostPage: key.host & ~0xFFF)
+            }
+            pageBlocks[page, default: []].append(Int32(idx))
+        }
+        blocksTranslated += 1
+        return idx
+    }
+
+    /// Removes write-TLB entries that map the host page (it now holds translated code).
+    func dropWriteTLB(hostPage: UInt) {
+        for user in 0..<2 {
+            let e = tlb_entries(s.pointee.tlb, Int32(user), Int32(TLB_WRITE))!
+            for i in 0..<Int(TLB_ENTRIES) where e[i].tag != TLB_INVALID {
+                if UInt(truncatingIfNeeded: e[i].addend &+ e[i].tag) == hostPage { e[i].tag = TLB_INVALID }
+            }
+        }
+    }
+
+    /// Patches exit slot `slot` to jump straight to block `b` when that is safe: same state key
+    /// and the same linear page as the block the slot belongs to.
+    func link(slot: Int, to b: Int) {
+        guard slot < slots.count, slots[slot].linkedTo < 0 else { return }
+        let from = Int(slots[slot].block)
+        guard blocks[from].valid, blocks[b].valid,
+              blocks[from].key.flags == blocks[b].key.flags,
+              blocks[from].key.csBase == blocks[b].key.csBase,
+              blocks[from].key.csLimit == blocks[b].key.csLimit,
+              blocks[from].linPage == blocks[b].linPage else { return }
+        cache.patchRel32(fieldAt: slots[slot].field, target: blocks[b].code)
+        slots[slot].linkedTo = Int32(b)
+        incoming[b].append(Int32(slot))
+        chainsPatched += 1
+    }
+
+    func fillJumpCache(_ b: Int) {
+        let rip = blocks[b].key.rip
+        let e = ctx + JITContextLayout.jumpCache + JITContextLayout.jcIndex(rip) * 16
+        e.storeBytes(of: rip, as: UInt64.self)
+        e.storeBytes(of: blocks[b].code, toByteOffset: 8, as: UInt64.self)
+    }
+
+    func clearJumpCache() {
+        let e = (ctx + JITContextLayout.jumpCache).assumingMemoryBound(to: UInt64.self)
+        for i in 0..<JITContextLayout.jumpCacheEntries {
+            e[2 * i] = JITContextLayout.invalidRIP
+            e[2 * i + 1] = 0
+        }
+    }
+
+    // MARK: invalidation
+
+    /// Discards every translated block (e.g. after the machine loaded new code by other means).
+    /// While generated code runs (a device called this from a helper) the flush is deferred to
+    /// the end of the current instruction.
+    public func invalidateAll() {
+        if insideCode {
+            flushRequested = true
+            event = true
+        } else {
+            flushAll()
+        }
+    }
+
+    /// Devices call this after writing guest RAM directly (DMA); `PhysicalMemory.writeBytes`
+    /// already does through `onExternalWrite`, which the engine hooks.
+    public func notifyWrite(physical pa: UInt64, length: UInt64) {
+        guard length > 0 else { return }
+        if pa == 0 && length >= mem.ramSize {
+            invalidateAll()
+            return
+        }
+        var a = pa & ~0xFFF
+        let end = pa &+ length
+        while a < end && a < PhysicalMemory.maxPhysical {
+            if let p = mem.ramPointer(a) {
+                let off = UInt64(p - mem.ram)
+                let lo = Swift.max(a, pa), hi = Swift.min(a + 4096, end)
+                codeWritten(ramOffset: off + (lo - a), count: hi - lo)
+            }
+            a += 4096
+        }
+    }
+
+    /// A store (CPU slow path, DMA) changed RAM bytes [off, off+n): drop the blocks made from them.
+    func codeWritten(ramOffset off: UInt64, count n: UInt64) {
+        guard n > 0 else { return }
+        let first = Int(off >> 12), last = Int((off + n - 1) >> 12)
+        guard first < ramPages else { return }
+        let ramBase = UInt(bitPattern: mem.ram)
+        let lo = ramBase + UInt(off), hi = ramBase + UInt(off + n)
+        for page in first...Swift.min(last, ramPages - 1) where codePages[page] != 0 {
+            guard var list = pageBlocks[Int32(page)] else { codePages[page] = 0; continue }
+            var k = 0
+            while k < list.count {
+                let b = Int(list[k])
+                if blocks[b].key.host < hi && blocks[b].hostEnd > lo {
+                    invalidate(b)
+                    list.swapAt(k, list.count - 1)
+                    list.removeLast()
+                } else {
+                    k += 1
+                }
+            }
+            if list.isEmpty {
+                pageBlocks[Int32(page)] = nil
+                codePages[page] = 0
+            } else {
+                pageBlocks[Int32(page)] = list
+            }
+        }
+    }
+
+    func invalidate(_ b: Int) {
+        guard blocks[b].valid else { return }
+        blocks[b].valid = false
+        invalidations += 1
+        // Unlink from its hash chain.
+        let k = blocks[b].key
+        let h = hash(k.host, k.rip, k.flags)
+        if buckets[h] == Int32(b) {
+            buckets[h] = blocks[b].hashNext
+        } else {
+            var i = buckets[h]
+            while i >= 0 {
+                if blocks[Int(i)].hashNext == Int32(b) { blocks[Int(i)].hashNext = blocks[b].hashNext; break }
+                i = blocks[Int(i)].hashNext
+            }
+        }
+        // Direct jumps into it go back to their stubs.
+        for sl in incoming[b] {
+            let slot = Int(sl)
+            if slots[slot].linkedTo == Int32(b) {
+                cache.patchRel32(fieldAt: slots[slot].field, target: slots[slot].stub)
+                slots[slot].linkedTo = -1
+            }
+        }
+        incoming[b] = []
+        clearJumpCache()
+        codeInvalidated = true
+        event = true
+    }
+
+    /// Drops every block and empties the code cache.
+    func flushAll() {
+        cache.flush()
+        flushes += 1
+        blockCount = 0
+        incoming.removeAll(keepingCapacity: true)
+        slots.removeAll(keepingCapacity: true)
+        pageBlocks.removeAll(keepingCapacity: true)
+        buckets.update(repeating: -1, count: 1 << JITEngine.hashBits)
+        codePages.update(repeating: 0, count: ramPages)
+        clearJumpCache()
+        pendingSlot = -1
+        pendingIndirect = false
+        installStubs()
+    }
+
+    /// Emits the per-generation stubs at the start of the (just flushed) cache.
+    func installStubs() {
+        entryStub = translator.emitEntryStub(ctx: ctx, tlb: tlbBase)
+        indirectStub = translator.emitIndirectStub()
+        stubGeneration = cache.generation
+    }
+
+    // MARK: helpers called from generated code
+
+    /// Executes the instruction at RIP with the interpreter. 0: continue with the next
+    /// instruction at `next`; 1: leave the block (state complete); 2: continue at RIP (control
+    /// went elsewhere but nothing else needs the dispatcher).
+    @inline(__always)
+    func helperStep(_ next: UInt64) -> UInt64 {
+        cpu.step(&scratch)
+        interpretedSteps &+= 1
+        if scratch.mn == .INVLPG { tlbFlushed = true; event = true }
+        return boundaryStatus(next)
+    }
+
+    @inline(__always)
+    func boundaryStatus(_ next: UInt64) -> UInt64 {
+        if s.pointee.exit_request | s.pointee.shutdown | s.pointee.halted | s.pointee.intr_shadow != 0 { return 1 }
+        if s.pointee.rflags & FlagBit.TF != 0 || event { return 1 }
+        if cpu.acceleratorInterruptDeliverable { return 1 }
+        if currentStateKey() != activeKey { return 1 }
+        return s.pointee.rip == next ? 0 : (singleBlock ? 1 : 2)
+    }
+}
+
+// MARK: C entry points for generated code
+
+@inline(__always)
+private func withEngine<R>(_ ctx: UnsafeMutableRawPointer, _ body: (JITEngine) -> R) -> R {
+    let p = ctx.load(fromByteOffset: JITContextLayout.engine, as: UnsafeMutableRawPointer.self)
+    return Unmanaged<JITEngine>.fromOpaque(p)._withUnsafeGuaranteedRef(body)
+}
+
+private func jitStep(_ ctx: UnsafeMutableRawPointer, _ next: UInt64) -> UInt64 {
+    withEngine(ctx) { $0.helperStep(next) }
+}
+
+private func jitCondition(_ ctx: UnsafeMutableRawPointer, _ cc: UInt64) -> UInt64 {
+    withEngine(ctx) { $0.cpu.condition(UInt8(truncatingIfNeeded: cc)) ? 1 : 0 }
+}
+
+private func jitFlags(_ ctx: UnsafeMutableRawPointer) -> UInt64 {
+    withEngine(ctx) { $0.cpu.flags() }
+}
+
+enum JITHelpers {
+    typealias Fn1 = @convention(c) (UnsafeMutableRawPointer) -> UInt64
+    typealias Fn2 = @convention(c) (UnsafeMutableRawPointer, UInt64) -> UInt64
+    static let step: UInt64 = { let f: Fn2 = jitStep; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
+    static let condition: UInt64 = { let f: Fn2 = jitCondition; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
+    static let flags: UInt64 = { let f: Fn1 = jitFlags; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
+}

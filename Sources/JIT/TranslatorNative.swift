@@ -1,0 +1,732 @@
+// Native code for the hot integer subset (see Translator.swift for the conventions).
+//
+// Each emitter first decides whether it can handle the instruction (operand forms, flat
+// segments, stack width, static branch targets) and returns false before emitting anything if
+// not. Memory operands go through the inline soft-TLB lookup (`emitTLB`); a miss, a page-crossing
+// access or a failed branch-target check jumps to the instruction's cold stub, which runs it in
+// the interpreter. Nothing is written to guest state before the last such check.
+
+import CPU
+import CPUState
+
+extension Translator {
+    // MARK: operands
+
+    @inline(__always) func osz(_ n: UInt8) -> OpSize {
+        n == 1 ? .byte : (n == 2 ? .word : (n == 4 ? .dword : .qword))
+    }
+
+    @inline(__always) func mask(_ n: UInt8) -> UInt64 { n == 8 ? ~0 : (1 << (UInt64(n) * 8)) - 1 }
+
+    @inline(__always) func sizeIndex(_ n: UInt8) -> UInt32 { n == 1 ? 0 : (n == 2 ? 1 : (n == 4 ? 2 : 3)) }
+
+    /// The interpreter's `bytes(_:_:)`: operand size in bytes.
+    func opBytes(_ sz: OperandSize, _ d: Instr) -> UInt8 {
+        switch sz {
+        case .b: return 1
+        case .w: return 2
+        case .d: return 4
+        case .q: return 8
+        case .v: return d.opSize
+        case .z: return d.opSize == 2 ? 2 : 4
+        case .y: return d.opSize == 8 ? 8 : 4
+        default: return d.opSize
+        }
+    }
+
+    @inline(__always) func zreg(_ d: Instr) -> UInt8 { UInt8(d.opcode & 7) | ((d.rex & 1) << 3) }
+
+    /// CPUState slot of a guest register (AH..BH for byte accesses without REX).
+    func gslot(_ r: UInt8, _ size: UInt8, _ rex: UInt8) -> Mem {
+        if size == 1 && rex == 0 && r >= 4 && r < 8 { return Mem(.rbp, Int32(8 * (Int(r) - 4) + 1)) }
+        return Mem(.rbp, Int32(8 * Int(r)))
+    }
+
+    /// Zero-extending load of a guest register into `h`.
+    func loadG(_ h: Reg, _ r: UInt8, _ size: UInt8, _ rex: UInt8) {
+        let m = gslot(r, size, rex)
+        switch size {
+        case 1: asm.movzx(.dword, h, .byte, m)
+        case 2: asm.movzx(.dword, h, .word, m)
+        case 4: asm.mov(.dword, h, m)
+        default: asm.mov(.qword, h, m)
+        }
+    }
+
+    /// Store of `h` to a guest register with the interpreter's `writeReg` semantics; for 4-byte
+    /// values `h` must hold the value zero-extended (every 32-bit host operation leaves it so).
+    func storeG(_ r: UInt8, _ size: UInt8, _ rex: UInt8, _ h: Reg) {
+        let m = gslot(r, size, rex)
+        switch size {
+        case 1: asm.mov(.byte, m, h)
+        case 2: asm.mov(.word, m, h)
+        default: asm.mov(.qword, m, h)
+        }
+    }
+
+    /// Zero-extending load from the host pointer in rsi.
+    func loadM(_ h: Reg, _ size: UInt8) {
+        let m = Mem(.rsi, 0)
+        switch size {
+        case 1: asm.movzx(.dword, h, .byte, m)
+        case 2: asm.movzx(.dword, h, .word, m)
+        case 4: asm.mov(.dword, h, m)
+        default: asm.mov(.qword, h, m)
+        }
+    }
+
+    func storeM(_ size: UInt8, _ h: Reg) { asm.mov(osz(size), Mem(.rsi, 0), h) }
+
+    func movImm(_ h: Reg, _ v: UInt64) { asm.mov(.qword, h, Int64(bitPattern: v)) }
+
+    func memOperand(_ d: Instr) -> Bool { d.isMem || d.op0.kind == .O || d.op1.kind == .O }
+
+    func readOp(_ o: Operand, _ d: Instr, _ size: UInt8, _ h: Reg) {
+        switch o.kind {
+        case .E, .M: if d.isMem { loadM(h, size) } else { loadG(h, d.rm, size, d.rex) }
+        case .R: loadG(h, d.rm, size, d.rex)
+        case .G: loadG(h, d.reg, size, d.rex)
+        case .Z: loadG(h, zreg(d), size, d.rex)
+        case .fixedReg: loadG(h, o.reg, size, d.rex)
+        case .I, .Is: movImm(h, d.imm & mask(size))
+        case .one: movImm(h, 1)
+        case .O: loadM(h, size)
+        default: preconditionFailure("readOp: operand kind \(o.kind)")
+        }
+    }
+
+    func writeOp(_ o: Operand, _ d: Instr, _ size: UInt8, _ h: Reg) {
+        switch o.kind {
+        case .E, .M: if d.isMem { storeM(size, h) } else { storeG(d.rm, size, d.rex, h) }
+        case .R: storeG(d.rm, size, d.rex, h)
+        case .G: storeG(d.reg, size, d.rex, h)
+        case .Z: storeG(zreg(d), size, d.rex, h)
+        case .fixedReg: storeG(o.reg, size, d.rex, h)
+        case .O: storeM(size, h)
+        default: preconditionFailure("writeOp: operand kind \(o.kind)")
+        }
+    }
+
+    func isDest(_ o: Operand) -> Bool { [.E, .G, .Z, .fixedReg].contains(o.kind) }
+    func isSource(_ o: Operand) -> Bool { [.E, .G, .Z, .fixedReg, .I, .Is, .one].contains(o.kind) }
+
+    // MARK: memory
+
+    /// True when the memory operand's segment allows the inline path (flat in the block key, or
+    /// 64-bit mode).
+    func memOK(_ d: Instr, write: Bool) -> Bool {
+        if code64 { return true }
+        let seg = Int(d.seg)
+        guard seg != 1 && seg < 6 else { return false }
+        return key.flags & (1 << UInt32((write ? 24 : 16) + seg)) != 0
+    }
+
+    /// rsi = offset of the memory operand (masked to the address size).
+    func emitEA(_ d: Instr) {
+        if !d.isMem {
+            movImm(.rsi, d.imm)          // moffs
+            return
+        }
+        let a = d.addrSize
+        let am: UInt64 = a == 8 ? ~0 : (a == 4 ? 0xFFFF_FFFF : 0xFFFF)
+        if d.base == regRIP {
+            movImm(.rsi, (nexts[k] &+ UInt64(bitPattern: d.disp)) & am)
+            return
+        }
+        if d.base == regNone && d.index == regNone {
+            movImm(.rsi, UInt64(bitPattern: d.disp) & am)
+            return
+        }
+        var b: Reg? = nil, x: Reg? = nil
+        if d.base != regNone { asm.mov(.qword, .rsi, Mem(.rbp, Int32(8 * Int(d.base)))); b = .rsi }
+        if d.index != regNone { asm.mov(.qword, .rdi, Mem(.rbp, Int32(8 * Int(d.index)))); x = .rdi }
+        let m = Mem(base: b, index: x, scale: UInt8(1) << d.scale, disp: Int32(truncatingIfNeeded: d.disp))
+        if a == 8 {
+            if b == .rsi && x == nil && d.disp == 0 { return }
+            asm.lea(.qword, .rsi, m)
+        } else {
+            asm.lea(.dword, .rsi, m)
+            if a == 2 { asm.movzx(.dword, .rsi, .word, .rsi) }
+        }
+    }
+
+    /// Inline soft-TLB lookup of the linear address in rsi; on a hit rsi becomes the host
+    /// pointer, a miss (or an access crossing the page) goes to the slow stub. Uses rdx, rdi.
+    func emitTLB(write: Bool, size: UInt8) {
+        let table = Int32((user * Int(TLB_KINDS) + (write ? Int(TLB_WRITE) : Int(TLB_READ))) * Int(TLB_ENTRIES) * 32)
+        if size > 1 { asm.lea(.qword, .rdx, Mem(.rsi, Int32(size - 1))) } else { asm.mov(.qword, .rdx, .rsi) }
+        asm.mov(.dword, .rdi, .rsi)
+        asm.shr(.dword, .rdi, 7)
+        asm.and(.dword, .rdi, Int32((Int(TLB_ENTRIES) - 1) << 5))
+        asm.and(.qword, .rdx, -4096)
+        asm.cmp(.qword, .rdx, Mem(base: .r14, index: .rdi, scale: 1, disp: table))
+        asm.jcc(.ne, slowLabel())
+        asm.add(.qword, .rsi, Mem(base: .r14, index: .rdi, scale: 1, disp: table + 8))
+    }
+
+    /// Address + TLB for the instruction's memory operand: rsi = host pointer.
+    func emitMem(_ d: Instr, size: UInt8, write: Bool) {
+        emitEA(d)
+        if code64 && d.seg >= 4 { asm.add(.qword, .rsi, Mem(.rbp, offSeg + 16 * Int32(d.seg))) }
+        emitTLB(write: write, size: size)
+    }
+
+    // MARK: stack
+
+    var stack32: Bool { key.flags & UInt32(MODE_SS32) != 0 }
+
+    func stackOK(write: Bool) -> Bool {
+        if code64 { return true }
+        return stack32 && key.flags & (1 << UInt32((write ? 24 : 16) + 2)) != 0
+    }
+
+    /// rsi = current stack pointer (as a linear address).
+    func loadSP() {
+        if code64 { asm.mov(.qword, .rsi, Mem(.rbp, 32)) } else { asm.mov(.dword, .rsi, Mem(.rbp, 32)) }
+    }
+
+    /// r8 = rsi + delta in the stack width.
+    func spPlus(_ delta: Int32) {
+        if code64 { asm.lea(.qword, .r8, Mem(.rsi, delta)) } else { asm.lea(.dword, .r8, Mem(.rsi, delta)) }
+    }
+
+    /// Pushes `size` bytes of `v` (not rsi/rdi/rdx/r8).
+    func emitPushValue(_ size: UInt8, _ v: Reg) {
+        loadSP()
+        if code64 { asm.sub(.qword, .rsi, Int32(size)) } else { asm.sub(.dword, .rsi, Int32(size)) }
+        asm.mov(.qword, .r8, .rsi)
+        emitTLB(write: true, size: size)
+        storeM(size, v)
+        asm.mov(.qword, Mem(.rbp, 32), .r8)
+    }
+
+    // MARK: flags
+
+    /// Sets the host flags so that a host condition (returned) equals guest condition `cc`.
+    func emitCondition(_ cc: UInt8) -> Cond {
+        let c = Cond(rawValue: cc & 15)!
+        let usesCF = (cc >> 1) == 1 || (cc >> 1) == 3
+        switch flagState {
+        case .lazy(let kind, let size):
+            let s = osz(size)
+            switch kind {
+            case .sub:
+                asm.mov(.qword, .rax, Mem(.rbp, offSrc2))
+                asm.cmp(s, .rax, Mem(.rbp, offSrc))
+                return c
+            case .add:
+                asm.mov(.qword, .rax, Mem(.rbp, offSrc2))
+                asm.add(s, .rax, Mem(.rbp, offSrc))
+                return c
+            case .logic:
+                asm.mov(.qword, .rax, Mem(.rbp, offDst))
+                asm.test(s, .rax, .rax)
+                return c
+            case .inc where !usesCF, .dec where !usesCF:
+                asm.mov(.qword, .rax, Mem(.rbp, offSrc2))
+                if kind == .inc { asm.inc(s, .rax) } else { asm.dec(s, .rax) }
+                return c
+            default:
+                break
+            }
+        case .eager:
+            asm.mov(.qword, .rax, Mem(.rbp, offRFLAGS))
+            asm.and(.dword, .rax, 0x8D5)
+            asm.push(.rax)
+            asm.popfq()
+            return c
+        case .unknown:
+            break
+        }
+        asm.mov(.qword, .rdi, .r15)
+        asm.mov(.dword, .rsi, Int64(cc & 15))
+        asm.call(absolute: JITHelpers.condition)
+        asm.test(.dword, .rax, .rax)
+        return .ne
+    }
+
+    /// r = guest CF (0 or 1) of the current flag state. May call a helper (clobbers scratch).
+    func emitCF(into r: Reg) {
+        switch flagState {
+        case .lazy(.sub, let size):
+            asm.mov(.qword, .rax, Mem(.rbp, offSrc2))
+            asm.cmp(osz(size), .rax, Mem(.rbp, offSrc))
+            asm.setcc(.b, r)
+            asm.movzx(.dword, r, .byte, r)
+        case .lazy(.add, let size):
+            asm.mov(.qword, .rax, Mem(.rbp, offSrc2))
+            asm.add(osz(size), .rax, Mem(.rbp, offSrc))
+            asm.setcc(.b, r)
+            asm.movzx(.dword, r, .byte, r)
+        case .lazy(.logic, _):
+            asm.alu(.xor, .dword, r, r)
+        case .lazy(.inc, _), .lazy(.dec, _):
+            asm.mov(.qword, r, Mem(.rbp, offSrc))
+            asm.and(.dword, r, 1)
+        case .eager:
+            asm.mov(.qword, r, Mem(.rbp, offRFLAGS))
+            asm.and(.dword, r, 1)
+        default:
+            emitMaterialize()
+            asm.mov(.dword, r, .rax)
+            asm.and(.dword, r, 1)
+        }
+    }
+
+    /// Materialises the lazy flags into RFLAGS (cc_op = 0); rax = RFLAGS.
+    func emitMaterialize() {
+        asm.mov(.qword, .rdi, .r15)
+        asm.call(absolute: JITHelpers.flags)
+        flagState = .eager
+    }
+
+    func setLazyOp(_ kind: CCKind, _ size: UInt8) {
+        asm.mov(.dword, Mem(.rbp, offOp), Int32(kind.rawValue << 2 | sizeIndex(size)))
+        flagState = .lazy(kind, size)
+    }
+
+    /// RFLAGS status bits = eax (CF PF AF ZF SF OF positions), cc_op = 0.
+    func storeEagerStatus() {
+        asm.mov(.qword, .rdx, Mem(.rbp, offRFLAGS))
+        asm.and(.qword, .rdx, ~Int32(0x8D5))
+        asm.or(.qword, .rdx, .rax)
+        asm.mov(.qword, Mem(.rbp, offRFLAGS), .rdx)
+        asm.mov(.dword, Mem(.rbp, offOp), 0)
+        flagState = .eager
+    }
+
+    // MARK: branches
+
+    func targetOK(_ t: UInt64) -> Bool {
+        if code64 { return UInt64(bitPattern: Int64(bitPattern: t << 16) >> 16) == t }
+        return t <= UInt64(key.csLimit)
+    }
+
+    /// Run-time check of a branch target in rax (#GP path: the interpreter).
+    func emitTargetCheck() {
+        if code64 {
+            asm.mov(.qword, .rcx, .rax)
+            asm.shl(.qword, .rcx, 16)
+            asm.sar(.qword, .rcx, 16)
+            asm.cmp(.qword, .rcx, .rax)
+            asm.jcc(.ne, slowLabel())
+        } else if key.csLimit != 0xFFFF_FFFF {
+            asm.mov(.dword, .rcx, Int64(key.csLimit))
+            asm.cmp(.qword, .rax, .rcx)
+            asm.jcc(.a, slowLabel())
+        }
+    }
+
+    /// Leaves through the jump cache to the RIP in rax.
+    func emitIndirectExit() {
+        asm.mov(.qword, Mem(.rbp, offRIP), .rax)
+        pending += 1
+        flushICount()
+        asm.jmp(absolute: engine.indirectStub)
+        terminatedByLast = true
+    }
+
+    // MARK: dispatch
+
+    /// Emits instruction k natively; returns false (having emitted nothing) when it must go
+    /// through the interpreter helper.
+    func emitNative(_ d: inout Instr) -> Bool {
+        if d.feature != 0 || d.vex || d.mn == .UNIMPL { return false }
+        let raw = d.mn.rawValue
+        if raw >= Mn.JO.rawValue && raw <= Mn.JNLE.rawValue { return emitJcc(d) }
+        if raw >= Mn.SETO.rawValue && raw <= Mn.SETNLE.rawValue { return emitSetcc(d, UInt8(raw - Mn.SETO.rawValue)) }
+        if raw >= Mn.CMOVO.rawValue && raw <= Mn.CMOVNLE.rawValue { return emitCmov(d, UInt8(raw - Mn.CMOVO.rawValue)) }
+        switch d.mn {
+        case .NOP: return true
+        case .ADD, .OR, .ADC, .SBB, .AND, .SUB, .XOR, .CMP, .TEST: return emitALU(d)
+        case .INC, .DEC: return emitIncDec(d)
+        case .NOT, .NEG: return emitNotNeg(d)
+        case .MOV: return emitMov(d)
+        case .LEA: return emitLea(d)
+        case .MOVZX, .MOVSX, .MOVSXD: return emitExtend(d)
+        case .XCHG: return emitXchg(d)
+        case .SHL, .SHR, .SAR: return emitShift(d)
+        case .IMUL: return emitImul(d)
+        case .PUSH: return emitPush(d)
+        case .POP: return emitPop(d)
+        case .LEAVE: return emitLeave(d)
+        case .JMP: return emitJmp(d)
+        case .CALL: return emitCall(d)
+        case .RET: return emitRet(d)
+        case .CLD, .STD:
+            if d.mn == .CLD { asm.and(.qword, Mem(.rbp, offRFLAGS), ~Int32(0x400)) }
+            else { asm.or(.qword, Mem(.rbp, offRFLAGS), 0x400) }
+            return true
+        case .CLC, .STC, .CMC:
+            if flagState != .eager { emitMaterialize() }
+            switch d.mn {
+            case .CLC: asm.and(.qword, Mem(.rbp, offRFLAGS), ~Int32(1))
+            case .STC: asm.or(.qword, Mem(.rbp, offRFLAGS), 1)
+            default: asm.xor(.qword, Mem(.rbp, offRFLAGS), 1)
+            }
+            return true
+        case .CBW:
+            switch d.opSize {
+            case 2: asm.movsx(.dword, .rax, .byte, Mem(.rbp, 0)); asm.mov(.word, Mem(.rbp, 0), .rax)
+            case 4: asm.movsx(.dword, .rax, .word, Mem(.rbp, 0)); asm.mov(.qword, Mem(.rbp, 0), .rax)
+            default: asm.movsxd(.rax, Mem(.rbp, 0)); asm.mov(.qword, Mem(.rbp, 0), .rax)
+            }
+            return true
+        case .CWD:
+            switch d.opSize {
+            case 2:
+                asm.movsx(.dword, .rax, .word, Mem(.rbp, 0)); asm.sar(.dword, .rax, 15)
+                asm.mov(.word, Mem(.rbp, 16), .rax)
+            case 4:
+                asm.mov(.dword, .rax, Mem(.rbp, 0)); asm.sar(.dword, .rax, 31)
+                asm.mov(.qword, Mem(.rbp, 16), .rax)
+            default:
+                asm.mov(.qword, .rax, Mem(.rbp, 0)); asm.sar(.qword, .rax, 63)
+                asm.mov(.qword, Mem(.rbp, 16), .rax)
+            }
+            return true
+        default:
+            return false
+        }
+    }
+
+    // MARK: integer ALU
+
+    func emitALU(_ d: Instr) -> Bool {
+        guard isDest(d.op0), isSource(d.op1) else { return false }
+        let size = opBytes(d.op0.size, d)
+        let writes = d.mn != .CMP && d.mn != .TEST
+        if d.isMem && !memOK(d, write: writes) { return false }
+        let s = osz(size)
+        let carry = d.mn == .ADC || d.mn == .SBB
+        if carry { emitCF(into: .rbx) }
+        if d.isMem { emitMem(d, size: size, write: writes) }
+        readOp(d.op0, d, size, .rax)
+        readOp(d.op1, d, size, .rcx)
+        asm.mov(.qword, Mem(.rbp, offSrc2), .rax)
+        asm.mov(.qword, Mem(.rbp, offSrc), .rcx)
+        let kind: CCKind
+        switch d.mn {
+        case .ADD: asm.alu(.add, s, .rax, .rcx); kind = .add
+        case .OR: asm.alu(.or, s, .rax, .rcx); kind = .logic
+        case .ADC: asm.bt(.dword, .rbx, 0); asm.alu(.adc, s, .rax, .rcx); kind = .adc
+        case .SBB: asm.bt(.dword, .rbx, 0); asm.alu(.sbb, s, .rax, .rcx); kind = .sbb
+        case .AND, .TEST: asm.alu(.and, s, .rax, .rcx); kind = .logic
+        case .SUB, .CMP: asm.alu(.sub, s, .rax, .rcx); kind = .sub
+        default: asm.alu(.xor, s, .rax, .rcx); kind = .logic
+        }
+        if writes { writeOp(d.op0, d, size, .rax) }
+        asm.mov(.qword, Mem(.rbp, offDst), .rax)
+        if carry {
+            // The interpreter records ADD/SUB when the carry-in is 0, ADC/SBB when it is 1.
+            let base = Int32(d.mn == .ADC ? CCKind.add.rawValue : CCKind.sub.rawValue)
+            asm.lea(.dword, .rdx, Mem(.rbx, base))
+            asm.shl(.dword, .rdx, 2)
+            asm.or(.dword, .rdx, Int32(sizeIndex(size)))
+            asm.mov(.dword, Mem(.rbp, offOp), .rdx)
+            flagState = .unknown
+        } else {
+            setLazyOp(kind, size)
+        }
+        return true
+    }
+
+    func emitIncDec(_ d: Instr) -> Bool {
+        guard d.op0.kind == .E || d.op0.kind == .Z else { return false }
+        let size = opBytes(d.op0.size, d)
+        if d.isMem && !memOK(d, write: true) { return false }
+        emitCF(into: .rbx)
+        if d.isMem { emitMem(d, size: size, write: true) }
+        readOp(d.op0, d, size, .rax)
+        asm.mov(.qword, Mem(.rbp, offSrc2), .rax)
+        if d.mn == .INC { asm.inc(osz(size), .rax) } else { asm.dec(osz(size), .rax) }
+        writeOp(d.op0, d, size, .rax)
+        asm.mov(.qword, Mem(.rbp, offDst), .rax)
+        asm.mov(.qword, Mem(.rbp, offSrc), .rbx)
+        setLazyOp(d.mn == .INC ? .inc : .dec, size)
+        return true
+    }
+
+    func emitNotNeg(_ d: Instr) -> Bool {
+        guard d.op0.kind == .E else { return false }
+        let size = opBytes(d.op0.size, d)
+        if d.isMem && !memOK(d, write: true) { return false }
+        if d.isMem { emitMem(d, size: size, write: true) }
+        readOp(d.op0, d, size, .rax)
+        if d.mn == .NOT {
+            asm.not(osz(size), .rax)
+            writeOp(d.op0, d, size, .rax)
+            return true
+        }
+        asm.mov(.qword, Mem(.rbp, offSrc), .rax)
+        asm.neg(osz(size), .rax)
+        writeOp(d.op0, d, size, .rax)
+        asm.mov(.qword, Mem(.rbp, offDst), .rax)
+        asm.mov(.qword, Mem(.rbp, offSrc2), 0)
+        setLazyOp(.sub, size)
+        return true
+    }
+
+    func emitShift(_ d: Instr) -> Bool {
+        guard d.op0.kind == .E, d.op1.kind == .I || d.op1.kind == .one else { return false }
+        let size = opBytes(d.op0.size, d)
+        let bits = UInt64(size) * 8
+        let rawCount: UInt64 = d.op1.kind == .one ? 1 : d.imm & 0xFF
+        let count = rawCount & (size == 8 ? 0x3F : 0x1F)
+        guard count != 0, count < bits else { return false }
+        if d.isMem && !memOK(d, write: true) { return false }
+        if d.isMem { emitMem(d, size: size, write: true) }
+        readOp(d.op0, d, size, .rcx)
+        let op: ShiftOp = d.mn == .SHL ? .shl : (d.mn == .SHR ? .shr : .sar)
+        asm.shift(op, osz(size), .rcx, UInt8(count))
+        asm.lahf()
+        asm.setcc(.o, .rdx)
+        writeOp(d.op0, d, size, .rcx)
+        asm.shr(.dword, .rax, 8)
+        asm.and(.dword, .rax, 0xC5)
+        if count == 1 {
+            asm.movzx(.dword, .rdx, .byte, .rdx)
+            asm.shl(.dword, .rdx, 11)
+            asm.or(.dword, .rax, .rdx)
+        } else if op == .shl {
+            // OF = MSB(result) ^ CF (the interpreter's rule for every count).
+            asm.mov(.qword, .rdx, .rcx)
+            asm.shr(.qword, .rdx, UInt8(bits - 1))
+            asm.alu(.xor, .dword, .rdx, .rax)
+            asm.and(.dword, .rdx, 1)
+            asm.shl(.dword, .rdx, 11)
+            asm.or(.dword, .rax, .rdx)
+        }
+        storeEagerStatus()
+        return true
+    }
+
+    func emitImul(_ d: Instr) -> Bool {
+        // Only the two- and three-operand forms (the one-operand form writes rDX:rAX).
+        guard d.op1.kind == .E, d.op0.kind == .G else { return false }
+        let size = opBytes(d.op0.size, d)
+        guard size >= 2 else { return false }
+        if d.isMem && !memOK(d, write: false) { return false }
+        if d.isMem { emitMem(d, size: size, write: false) }
+        let s = osz(size)
+        if d.op2.kind != .none {
+            readOp(d.op1, d, size, .rcx)
+            let imm = d.imm & mask(size)
+            let v = size == 2 ? Int32(Int16(truncatingIfNeeded: imm)) : Int32(truncatingIfNeeded: imm)
+            asm.imul(s, .rcx, .rcx, v)
+        } else {
+            readOp(d.op1, d, size, .rdx)
+            loadG(.rcx, d.reg, size, d.rex)
+            asm.imul(s, .rcx, .rdx)
+        }
+        asm.setcc(.o, .rdx)
+        if size == 2 { asm.movzx(.dword, .rcx, .word, .rcx) }
+        asm.test(s, .rcx, .rcx)
+        asm.lahf()
+        storeG(d.reg, size, d.rex, .rcx)
+        asm.shr(.dword, .rax, 8)
+        asm.and(.dword, .rax, 0xC4)
+        asm.movzx(.dword, .rdx, .byte, .rdx)
+        asm.imul(.dword, .rdx, .rdx, 0x801)
+        asm.or(.dword, .rax, .rdx)
+        storeEagerStatus()
+        return true
+    }
+
+    // MARK: data movement
+
+    func emitMov(_ d: Instr) -> Bool {
+        let ok: Set<OperandKind> = [.E, .G, .Z, .fixedReg, .O, .I]
+        guard ok.contains(d.op0.kind), ok.contains(d.op1.kind), d.op0.kind != .I else { return false }
+        let size = opBytes(d.op0.size, d)
+        let mem = memOperand(d)
+        let writes = (d.op0.kind == .E && d.isMem) || d.op0.kind == .O
+        if mem && !memOK(d, write: writes) { return false }
+        if mem { emitMem(d, size: size, write: writes) }
+        readOp(d.op1, d, size, .rax)
+        writeOp(d.op0, d, size, .rax)
+        return true
+    }
+
+    func emitLea(_ d: Instr) -> Bool {
+        guard d.isMem, d.op0.kind == .G else { return false }
+        emitEA(d)
+        switch d.opSize {
+        case 2: asm.mov(.word, gslot(d.reg, 2, d.rex), .rsi)
+        case 4: asm.mov(.dword, .rsi, .rsi); asm.mov(.qword, gslot(d.reg, 4, d.rex), .rsi)
+        default: asm.mov(.qword, gslot(d.reg, 8, d.rex), .rsi)
+        }
+        return true
+    }
+
+    func emitExtend(_ d: Instr) -> Bool {
+        guard d.op0.kind == .G, d.op1.kind == .E else { return false }
+        let srcSize: UInt8 = d.mn == .MOVSXD ? 4 : opBytes(d.op1.size, d)
+        let size = d.opSize
+        if d.isMem && !memOK(d, write: false) { return false }
+        if d.isMem { emitMem(d, size: srcSize, write: false) }
+        let src = d.isMem ? Mem(.rsi, 0) : gslot(d.rm, srcSize, d.rex)
+        switch (d.mn, srcSize) {
+        case (.MOVZX, 1): asm.movzx(.dword, .rax, .byte, src)
+        case (.MOVZX, _): asm.movzx(.dword, .rax, .word, src)
+        case (.MOVSX, 1): asm.movsx(size == 8 ? .qword : .dword, .rax, .byte, src)
+        case (.MOVSX, _): asm.movsx(size == 8 ? .qword : .dword, .rax, .word, src)
+        default:
+            if size == 8 { asm.movsxd(.rax, src) } else { asm.mov(.dword, .rax, src) }
+        }
+        storeG(d.reg, size, d.rex, .rax)
+        return true
+    }
+
+    func emitXchg(_ d: Instr) -> Bool {
+        guard isDest(d.op0), isDest(d.op1) else { return false }
+        let size = opBytes(d.op0.size, d)
+        if d.isMem && !memOK(d, write: true) { return false }
+        if d.isMem { emitMem(d, size: size, write: true) }
+        readOp(d.op0, d, size, .rax)
+        readOp(d.op1, d, size, .rcx)
+        writeOp(d.op0, d, size, .rcx)
+        writeOp(d.op1, d, size, .rax)
+        return true
+    }
+
+    func emitSetcc(_ d: Instr, _ cc: UInt8) -> Bool {
+        guard d.op0.kind == .E else { return false }
+        if d.isMem && !memOK(d, write: true) { return false }
+        let c = emitCondition(cc)
+        asm.setcc(c, .rcx)
+        if d.isMem { emitMem(d, size: 1, write: true) }
+        writeOp(d.op0, d, 1, .rcx)
+        return true
+    }
+
+    func emitCmov(_ d: Instr, _ cc: UInt8) -> Bool {
+        guard d.op0.kind == .G, d.op1.kind == .E else { return false }
+        let size = d.opSize
+        if d.isMem && !memOK(d, write: false) { return false }
+        let c = emitCondition(cc)
+        asm.setcc(c, .rbx)
+        if d.isMem { emitMem(d, size: size, write: false) }
+        readOp(d.op1, d, size, .rcx)
+        loadG(.rax, d.reg, size, d.rex)
+        asm.test(.byte, .rbx, .rbx)
+        asm.cmov(.ne, osz(size), .rax, .rcx)
+        storeG(d.reg, size, d.rex, .rax)
+        return true
+    }
+
+    // MARK: stack
+
+    func emitPush(_ d: Instr) -> Bool {
+        let size = d.opSize
+        guard stackOK(write: true) else { return false }
+        switch d.op0.kind {
+        case .Z: loadG(.rcx, zreg(d), size, d.rex)
+        case .I, .Is: movImm(.rcx, d.imm & mask(size))
+        case .E where !d.isMem: loadG(.rcx, d.rm, size, d.rex)
+        default: return false
+        }
+        emitPushValue(size, .rcx)
+        return true
+    }
+
+    func emitPop(_ d: Instr) -> Bool {
+        guard d.op0.kind == .Z, stackOK(write: false) else { return false }
+        let size = d.opSize
+        loadSP()
+        spPlus(Int32(size))
+        emitTLB(write: false, size: size)
+        loadM(.rax, size)
+        asm.mov(.qword, Mem(.rbp, 32), .r8)
+        storeG(zreg(d), size, d.rex, .rax)
+        return true
+    }
+
+    func emitLeave(_ d: Instr) -> Bool {
+        guard stackOK(write: false) else { return false }
+        let size = d.opSize
+        if code64 { asm.mov(.qword, .rsi, Mem(.rbp, 40)) } else { asm.mov(.dword, .rsi, Mem(.rbp, 40)) }
+        spPlus(Int32(size))
+        emitTLB(write: false, size: size)
+        loadM(.rax, size)
+        asm.mov(.qword, Mem(.rbp, 32), .r8)
+        storeG(5, size, 0, .rax)
+        return true
+    }
+
+    // MARK: control transfer
+
+    func emitJcc(_ d: Instr) -> Bool {
+        let target = (nexts[k] &+ d.imm) & mask(d.opSize)
+        guard targetOK(target) else { return false }
+        pending += 1
+        flushICount()
+        let c = emitCondition(UInt8(d.opcode & 0xF))
+        let f1 = asm.jccPatchable(c)
+        addChainStub(field: f1, target: target)
+        let f2 = asm.jmpPatchable()
+        addChainStub(field: f2, target: nexts[k])
+        terminatedByLast = true
+        return true
+    }
+
+    func emitJmp(_ d: Instr) -> Bool {
+        if d.op0.kind == .J {
+            let target = (nexts[k] &+ d.imm) & mask(d.opSize)
+            guard targetOK(target) else { return false }
+            pending += 1
+            flushICount()
+            emitChainExit(target: target)
+            terminatedByLast = true
+            return true
+        }
+        guard d.op0.kind == .E else { return false }
+        let size = d.opSize
+        if d.isMem && !memOK(d, write: false) { return false }
+        if d.isMem { emitMem(d, size: size, write: false) }
+        readOp(d.op0, d, size, .rax)
+        emitTargetCheck()
+        emitIndirectExit()
+        return true
+    }
+
+    func emitCall(_ d: Instr) -> Bool {
+        let size = d.opSize
+        guard stackOK(write: true) else { return false }
+        let ret = nexts[k] & mask(size)
+        if d.op0.kind == .J {
+            let target = (nexts[k] &+ d.imm) & mask(size)
+            guard targetOK(target) else { return false }
+            movImm(.rcx, ret)
+            emitPushValue(size, .rcx)
+            pending += 1
+            flushICount()
+            emitChainExit(target: target)
+            terminatedByLast = true
+            return true
+        }
+        guard d.op0.kind == .E else { return false }
+        if d.isMem && !memOK(d, write: false) { return false }
+        if d.isMem { emitMem(d, size: size, write: false) }
+        readOp(d.op0, d, size, .rax)
+        emitTargetCheck()
+        movImm(.rcx, ret)
+        emitPushValue(size, .rcx)
+        emitIndirectExit()
+        return true
+    }
+
+    func emitRet(_ d: Instr) -> Bool {
+        guard stackOK(write: false) else { return false }
+        let size = d.opSize
+        let extra = d.op0.kind == .I ? Int32(d.imm & 0xFFFF) : 0
+        loadSP()
+        spPlus(Int32(size) + extra)
+        emitTLB(write: false, size: size)
+        loadM(.rax, size)
+        emitTargetCheck()
+        asm.mov(.qword, Mem(.rbp, 32), .r8)
+        emitIndirectExit()
+        return true
+    }
+}
