@@ -1,9 +1,12 @@
-; loop.asm - tight integer loop: 5 instructions per iteration, 20,000,000 iterations.
+; loop.asm - tight integer loop: 5 instructions per iteration, ITERATIONS iterations (default 20,000,000).
+%ifndef ITERATIONS
+%define ITERATIONS 20000000
+%endif
 bits 16
 org 0
 start:
     cli
-    mov ecx, 20000000
+    mov ecx, ITERATIONS
     xor eax, eax
     xor ebx, ebx
     xor edx, edx

@@ -1,4 +1,7 @@
 ; mixed.asm - a mix of ALU work, loads/stores, calls/returns and string moves (real mode).
+%ifndef ITERATIONS
+%define ITERATIONS 400000
+%endif
 bits 16
 org 0
 start:
@@ -10,7 +13,7 @@ start:
     mov ax, 0x1000
     mov ds, ax
     mov es, ax
-    mov ebp, 400000                 ; outer iterations
+    mov ebp, ITERATIONS                ; outer iterations
 .outer:
     xor si, si
     mov cx, 16

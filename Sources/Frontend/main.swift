@@ -20,7 +20,7 @@ enum AccelChoice: String, ExpressibleByArgument, CaseIterable {
 }
 
 struct AccelOptions: ParsableArguments {
-    @Option(help: "Accelerator: tcg (the translator; the interpreter until the JIT lands), interp (the reference interpreter), kvm (/dev/kvm), auto (kvm when usable, else tcg).")
+    @Option(help: "Accelerator: tcg (the block translator, default), interp (the reference interpreter), kvm (/dev/kvm), auto (kvm when usable, else tcg).")
     var accel: AccelChoice = .tcg
 
     @Flag(help: "With --accel kvm: stop with an error line when the host kernel's instruction emulator cannot run an instruction, instead of running that instruction on the interpreter.")
@@ -122,6 +122,12 @@ struct RunROM: ParsableCommand {
             }
             if stats { printKVMStats(kvm) }
         } else {
+            if accel.accel == .tcg || accel.accel == .auto {
+                do { try machine.useJIT() } catch {
+                    eprint("emu: --accel tcg: cannot set up the translator (\(error)); use --accel interp")
+                    throw ExitCode(EmuStatus.accelerator)
+                }
+            }
             result = machine.run(maxInstructions: maxInstructions)
             if stats { printStats(machine.cpu) }
         }
@@ -267,6 +273,11 @@ struct Boot: ParsableCommand {
             }
             do { try machine.useKVM(strict: accel.kvmStrict) } catch {
                 eprint("emu: --accel kvm: \(error.description)")
+                throw ExitCode(EmuStatus.accelerator)
+            }
+        } else if accel.accel == .tcg || accel.accel == .auto {
+            do { try machine.useJIT() } catch {
+                eprint("emu: --accel tcg: cannot set up the translator (\(error)); use --accel interp")
                 throw ExitCode(EmuStatus.accelerator)
             }
         }

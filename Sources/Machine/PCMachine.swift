@@ -1,4 +1,5 @@
 import CPU
+import JIT
 import CPUState
 import Devices
 #if canImport(Glibc)
@@ -81,6 +82,14 @@ public final class PCMachine {
     public var poll: (() -> PCExit?)?
     /// Set by `useKVM`: the machine runs on /dev/kvm instead of the interpreter.
     public internal(set) var kvm: KVMAccelerator?
+    /// Set by `useJIT`: the machine runs on the block translator instead of the interpreter.
+    public internal(set) var jit: JITEngine?
+
+    /// Runs the CPU on the block translator (`--accel tcg`). Device DMA and loader writes reach
+    /// it through PhysicalMemory's write hooks.
+    public func useJIT() throws {
+        jit = try JITEngine(cpu: cpu)
+    }
 
     private var kernelImage: [UInt8]?
     private var kernelFormat: KernelFormat?
@@ -380,7 +389,7 @@ public final class PCMachine {
             var budget = UInt64(sliceInstructions)
             if let dl = clock.nextDeadline, let n = clock.instructionsUntil(dl) { budget = min(budget, n) }
             budget = min(budget, maxInstructions - used)
-            let r = cpu.run(budget: Int(budget))
+            let r = jit?.run(budget: Int(budget)) ?? cpu.run(budget: Int(budget))
             clock.runDue()
             if let p = poll?() { return p }
             switch r {

@@ -1,6 +1,7 @@
 import CPU
 import CPUState
 import Devices
+import JIT
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,6 +29,8 @@ public final class ROMMachine {
     public let cpu: CPU
     public let com1: UART16550
     public let exitDevice: DebugExit
+    /// Set by `useJIT`: the CPU runs on the block translator.
+    public internal(set) var jit: JITEngine?
     public private(set) var exitStatus: Int32?
 
     /// Reads and validates a ROM image file.
@@ -77,6 +80,12 @@ public final class ROMMachine {
         }
     }
 
+    /// Runs the CPU on the block translator (`--accel tcg`) instead of the interpreter. The
+    /// engines share CPUState, so this can happen at any point of a run.
+    public func useJIT() throws {
+        jit = try JITEngine(cpu: cpu)
+    }
+
     /// Runs until the guest exits, shuts down, hangs, or `maxInstructions` retire.
     public func run(maxInstructions: UInt64 = .max) -> MachineExit {
         var left = maxInstructions
@@ -85,7 +94,7 @@ public final class ROMMachine {
             let chunk = Int(min(left, 1 << 20))
             if chunk == 0 { return .instructionLimit }
             let before = cpu.s.pointee.icount
-            let r = cpu.run(budget: chunk)
+            let r = jit?.run(budget: chunk) ?? cpu.run(budget: chunk)
             let done = cpu.s.pointee.icount &- before
             left = left > done ? left - done : 0
             switch r {
