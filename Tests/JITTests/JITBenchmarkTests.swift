@@ -70,7 +70,12 @@ final class JITBenchmarkTests: XCTestCase {
 
     func testLoops() throws {
         guard ProcessInfo.processInfo.environment["JIT_BENCH"] != nil else { return }
-        for (name, src) in Self.loops {
+        var all = Self.loops
+        for f in ["loop", "mixed"] {
+            let url = JITTestSupport.repo.appendingPathComponent("benchmarks/\(f).asm")
+            if let text = try? String(contentsOf: url, encoding: .utf8) { all.append(("benchmarks/\(f).asm", text)) }
+        }
+        for (name, src) in all {
             let image = try JITTestSupport.assemble("bench", source: src)
             let a = try JITTestSupport.run(image: image, jit: false, limit: 2_000_000_000)
             let b = try JITTestSupport.run(image: image, jit: true, limit: 2_000_000_000)
