@@ -45,13 +45,21 @@ enum JITContextLayout {
     }
 }
 
+/// Bits of `BlockKey.flags` above the MODE_* bits.
+enum JITKeyBits {
+    static let cpl = 8          // 2 bits
+    static let flat = 10        // 6 bits, one per segment ES..GS
+    static let readable = 16    // 6 bits
+    static let writable = 24    // 6 bits
+}
+
 /// What a block was translated under. Equal keys mean identical generated code would result.
 struct BlockKey: Equatable {
     var host: UInt          // host address of the first byte
     var rip: UInt64
     var csBase: UInt64
     var csLimit: UInt32
-    var flags: UInt32       // MODE_* | CPL << 8 | flat-read segments << 16 | flat-write segments << 24
+    var flags: UInt32       // MODE_* bits, then JITKeyBits
 }
 
 /// The part of the key that describes the CPU state (everything but the code address).
@@ -275,13 +283,14 @@ public final class JITEngine {
         var flags = m | (s.pointee.cpl & 3) << 8
         if m & UInt32(MODE_CS64) != 0 { return StateKey(csBase: 0, csLimit: 0, flags: flags) }
         let sr = cpu.sreg
+        // Per data segment: readable / writable by `linear`'s fast path (present expand-up
+        // data), and flat (base 0, limit 4 GiB: no limit check or base add needed).
         @inline(__always) func flat(_ seg: Int) {
             let sc = sr + seg
-            if sc.pointee.base == 0 && sc.pointee.limit == 0xFFFF_FFFF {
-                let a = UInt32(sc.pointee.attr)
-                if a & 0x9C == 0x90 { flags |= 1 << UInt32(16 + seg) }
-                if a & 0x9E == 0x92 { flags |= 1 << UInt32(24 + seg) }
-            }
+            let a = UInt32(sc.pointee.attr)
+            if a & 0x9C == 0x90 { flags |= 1 << UInt32(JITKeyBits.readable + seg) }
+            if a & 0x9E == 0x92 { flags |= 1 << UInt32(JITKeyBits.writable + seg) }
+            if sc.pointee.base == 0 && sc.pointee.limit == 0xFFFF_FFFF { flags |= 1 << UInt32(JITKeyBits.flat + seg) }
         }
         flat(0); flat(2); flat(3); flat(4); flat(5)
         return StateKey(csBase: sr[1].base, csLimit: sr[1].limit, flags: flags)

@@ -112,13 +112,32 @@ extension Translator {
 
     // MARK: memory
 
-    /// True when the memory operand's segment allows the inline path (flat in the block key, or
-    /// 64-bit mode).
-    func memOK(_ d: Instr, write: Bool) -> Bool {
+    /// True when segment `seg` allows the inline path for this access (64-bit mode, or a
+    /// present expand-up data segment recorded in the block key).
+    func segOK(_ seg: Int, write: Bool) -> Bool {
         if code64 { return true }
-        let seg = Int(d.seg)
         guard seg != 1 && seg < 6 else { return false }
-        return key.flags & (1 << UInt32((write ? 24 : 16) + seg)) != 0
+        return key.flags & (1 << UInt32((write ? JITKeyBits.writable : JITKeyBits.readable) + seg)) != 0
+    }
+
+    func segFlat(_ seg: Int) -> Bool { key.flags & (1 << UInt32(JITKeyBits.flat + seg)) != 0 }
+
+    func memOK(_ d: Instr, write: Bool) -> Bool { segOK(Int(d.seg), write: write) }
+
+    /// rsi = segment offset -> linear address: `linear`'s fast path (limit check, base add,
+    /// 32-bit wrap), nothing for flat segments, FS/GS base in 64-bit mode. Uses rdx, rdi.
+    func emitLinear(seg: Int, size: UInt8) {
+        if code64 {
+            if seg >= 4 { asm.add(.qword, .rsi, Mem(.rbp, offSeg + 16 * Int32(seg))) }
+            return
+        }
+        if segFlat(seg) { return }
+        let sc = offSeg + 16 * Int32(seg)
+        if size > 1 { asm.lea(.qword, .rdx, Mem(.rsi, Int32(size - 1))) } else { asm.mov(.qword, .rdx, .rsi) }
+        asm.mov(.dword, .rdi, Mem(.rbp, sc + 8))
+        asm.cmp(.qword, .rdx, .rdi)
+        asm.jcc(.a, slowLabel())
+        asm.add(.dword, .rsi, Mem(.rbp, sc))
     }
 
     /// rsi = offset of the memory operand (masked to the address size).
@@ -167,37 +186,56 @@ extension Translator {
     /// Address + TLB for the instruction's memory operand: rsi = host pointer.
     func emitMem(_ d: Instr, size: UInt8, write: Bool) {
         emitEA(d)
-        if code64 && d.seg >= 4 { asm.add(.qword, .rsi, Mem(.rbp, offSeg + 16 * Int32(d.seg))) }
+        emitLinear(seg: Int(d.seg), size: size)
         emitTLB(write: write, size: size)
     }
 
     // MARK: stack
 
-    var stack32: Bool { key.flags & UInt32(MODE_SS32) != 0 }
+    /// Stack address size: 8 in 64-bit mode, else 4 or 2 by SS.B.
+    var stackSize: Int { code64 ? 8 : (key.flags & UInt32(MODE_SS32) != 0 ? 4 : 2) }
 
-    func stackOK(write: Bool) -> Bool {
-        if code64 { return true }
-        return stack32 && key.flags & (1 << UInt32((write ? 24 : 16) + 2)) != 0
+    func stackOK(write: Bool) -> Bool { segOK(2, write: write) }
+
+    /// rsi = stack pointer as an offset in SS (masked to the stack size).
+    func loadSP() { loadStackReg(4) }
+
+    func loadStackReg(_ r: Int32) {
+        switch stackSize {
+        case 8: asm.mov(.qword, .rsi, Mem(.rbp, 8 * r))
+        case 4: asm.mov(.dword, .rsi, Mem(.rbp, 8 * r))
+        default: asm.movzx(.dword, .rsi, .word, Mem(.rbp, 8 * r))
+        }
     }
 
-    /// rsi = current stack pointer (as a linear address).
-    func loadSP() {
-        if code64 { asm.mov(.qword, .rsi, Mem(.rbp, 32)) } else { asm.mov(.dword, .rsi, Mem(.rbp, 32)) }
-    }
-
-    /// r8 = rsi + delta in the stack width.
+    /// r8 = rsi + delta wrapped to the stack size (the new stack-pointer offset).
     func spPlus(_ delta: Int32) {
-        if code64 { asm.lea(.qword, .r8, Mem(.rsi, delta)) } else { asm.lea(.dword, .r8, Mem(.rsi, delta)) }
+        switch stackSize {
+        case 8: asm.lea(.qword, .r8, Mem(.rsi, delta))
+        case 4: asm.lea(.dword, .r8, Mem(.rsi, delta))
+        default: asm.lea(.dword, .r8, Mem(.rsi, delta)); asm.movzx(.dword, .r8, .word, .r8)
+        }
+    }
+
+    /// RSP = r8 with `stackMaskedAdd` semantics (a 16-bit stack keeps RSP's upper bits).
+    func storeSP() {
+        if stackSize == 2 { asm.mov(.word, Mem(.rbp, 32), .r8) } else { asm.mov(.qword, Mem(.rbp, 32), .r8) }
+    }
+
+    /// rsi = SS offset -> host pointer for a stack access (slow stub on miss / limit).
+    func emitStackAccess(write: Bool, size: UInt8) {
+        emitLinear(seg: 2, size: size)
+        emitTLB(write: write, size: size)
     }
 
     /// Pushes `size` bytes of `v` (not rsi/rdi/rdx/r8).
     func emitPushValue(_ size: UInt8, _ v: Reg) {
         loadSP()
-        if code64 { asm.sub(.qword, .rsi, Int32(size)) } else { asm.sub(.dword, .rsi, Int32(size)) }
-        asm.mov(.qword, .r8, .rsi)
-        emitTLB(write: true, size: size)
+        spPlus(-Int32(size))
+        asm.mov(.qword, .rsi, .r8)
+        emitStackAccess(write: true, size: size)
         storeM(size, v)
-        asm.mov(.qword, Mem(.rbp, 32), .r8)
+        storeSP()
     }
 
     // MARK: flags
@@ -346,6 +384,8 @@ extension Translator {
         case .MOVZX, .MOVSX, .MOVSXD: return emitExtend(d)
         case .XCHG: return emitXchg(d)
         case .SHL, .SHR, .SAR: return emitShift(d)
+        case .ROL, .ROR: return emitRotate(d)
+        case .LOOP, .LOOPE, .LOOPNE, .JCXZ: return emitLoop(d)
         case .IMUL: return emitImul(d)
         case .PUSH: return emitPush(d)
         case .POP: return emitPop(d)
@@ -501,6 +541,49 @@ extension Translator {
         return true
     }
 
+    /// ROL/ROR by a constant: only CF and OF change (the other status flags are materialised).
+    func emitRotate(_ d: Instr) -> Bool {
+        guard d.op0.kind == .E, d.op1.kind == .I || d.op1.kind == .one else { return false }
+        let size = opBytes(d.op0.size, d)
+        let bits = UInt64(size) * 8
+        let rawCount: UInt64 = d.op1.kind == .one ? 1 : d.imm & 0xFF
+        let count = rawCount & (size == 8 ? 0x3F : 0x1F)
+        guard count != 0 else { return false }
+        if d.isMem && !memOK(d, write: true) { return false }
+        if flagState != .eager { emitMaterialize() }
+        if d.isMem { emitMem(d, size: size, write: true) }
+        readOp(d.op0, d, size, .rcx)
+        let c = count % bits
+        if c != 0 { asm.shift(d.mn == .ROL ? .rol : .ror, osz(size), .rcx, UInt8(c)) }
+        writeOp(d.op0, d, size, .rcx)
+        let top = UInt8(bits - 1)
+        if d.mn == .ROL {
+            // CF = bit 0, OF = MSB ^ CF
+            asm.mov(.dword, .rax, .rcx)
+            asm.and(.dword, .rax, 1)
+            asm.mov(.qword, .rdx, .rcx)
+            asm.shr(.qword, .rdx, top)
+            asm.and(.dword, .rdx, 1)
+            asm.alu(.xor, .dword, .rdx, .rax)
+        } else {
+            // CF = MSB, OF = MSB ^ bit (top - 1)
+            asm.mov(.qword, .rax, .rcx)
+            asm.shr(.qword, .rax, top)
+            asm.and(.dword, .rax, 1)
+            asm.mov(.qword, .rdx, .rcx)
+            asm.shr(.qword, .rdx, top - 1)
+            asm.and(.dword, .rdx, 1)
+            asm.alu(.xor, .dword, .rdx, .rax)
+        }
+        asm.shl(.dword, .rdx, 11)
+        asm.or(.dword, .rax, .rdx)
+        asm.mov(.qword, .rdx, Mem(.rbp, offRFLAGS))
+        asm.and(.qword, .rdx, ~Int32(0x801))
+        asm.or(.qword, .rdx, .rax)
+        asm.mov(.qword, Mem(.rbp, offRFLAGS), .rdx)
+        return true
+    }
+
     func emitImul(_ d: Instr) -> Bool {
         // Only the two- and three-operand forms (the one-operand form writes rDX:rAX).
         guard d.op1.kind == .E, d.op0.kind == .G else { return false }
@@ -635,9 +718,9 @@ extension Translator {
         let size = d.opSize
         loadSP()
         spPlus(Int32(size))
-        emitTLB(write: false, size: size)
+        emitStackAccess(write: false, size: size)
         loadM(.rax, size)
-        asm.mov(.qword, Mem(.rbp, 32), .r8)
+        storeSP()
         storeG(zreg(d), size, d.rex, .rax)
         return true
     }
@@ -645,11 +728,11 @@ extension Translator {
     func emitLeave(_ d: Instr) -> Bool {
         guard stackOK(write: false) else { return false }
         let size = d.opSize
-        if code64 { asm.mov(.qword, .rsi, Mem(.rbp, 40)) } else { asm.mov(.dword, .rsi, Mem(.rbp, 40)) }
+        loadStackReg(5)
         spPlus(Int32(size))
-        emitTLB(write: false, size: size)
+        emitStackAccess(write: false, size: size)
         loadM(.rax, size)
-        asm.mov(.qword, Mem(.rbp, 32), .r8)
+        storeSP()
         storeG(5, size, 0, .rax)
         return true
     }
@@ -663,6 +746,43 @@ extension Translator {
         flushICount()
         let c = emitCondition(UInt8(d.opcode & 0xF))
         let f1 = asm.jccPatchable(c)
+        addChainStub(field: f1, target: target)
+        let f2 = asm.jmpPatchable()
+        addChainStub(field: f2, target: nexts[k])
+        terminatedByLast = true
+        return true
+    }
+
+    /// LOOP/LOOPE/LOOPNE/JCXZ: the counter is rCX in the address size.
+    func emitLoop(_ d: Instr) -> Bool {
+        let target = (nexts[k] &+ d.imm) & mask(d.opSize)
+        guard targetOK(target) else { return false }
+        let a = d.addrSize
+        pending += 1
+        flushICount()
+        let cond: Cond
+        if d.mn == .JCXZ {
+            asm.cmp(osz(a), Mem(.rbp, 8), 0)
+            cond = .e
+        } else {
+            if a == 4 {
+                asm.mov(.dword, .rax, Mem(.rbp, 8))
+                asm.sub(.dword, .rax, 1)
+                asm.mov(.qword, Mem(.rbp, 8), .rax)
+            } else {
+                asm.sub(osz(a), Mem(.rbp, 8), 1)
+            }
+            if d.mn == .LOOP {
+                cond = .ne
+            } else {
+                asm.setcc(.ne, .rbx)
+                let c = emitCondition(d.mn == .LOOPE ? 4 : 5)     // Z / NZ
+                asm.setcc(c, .rax)
+                asm.and(.byte, .rax, .rbx)
+                cond = .ne
+            }
+        }
+        let f1 = asm.jccPatchable(cond)
         addChainStub(field: f1, target: target)
         let f2 = asm.jmpPatchable()
         addChainStub(field: f2, target: nexts[k])
@@ -722,10 +842,10 @@ extension Translator {
         let extra = d.op0.kind == .I ? Int32(d.imm & 0xFFFF) : 0
         loadSP()
         spPlus(Int32(size) + extra)
-        emitTLB(write: false, size: size)
+        emitStackAccess(write: false, size: size)
         loadM(.rax, size)
         emitTargetCheck()
-        asm.mov(.qword, Mem(.rbp, 32), .r8)
+        storeSP()
         emitIndirectExit()
         return true
     }

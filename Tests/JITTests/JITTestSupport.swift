@@ -94,6 +94,9 @@ enum JITTestSupport {
         var icount: UInt64
         var seconds: Double
         var stats = ""
+        var gprs: [UInt64] = []
+        var rflags: UInt64 = 0
+        var ramHash: UInt64 = 0
     }
 
     static func run(image: [UInt8], jit: Bool, cacheSize: Int = 32 << 20, limit: UInt64 = 200_000_000,
@@ -111,8 +114,12 @@ enum JITTestSupport {
         } else {
             exit = m.run(maxInstructions: limit)
         }
+        let secs = Date().timeIntervalSince(start)
+        var h: UInt64 = 0xcbf29ce484222325
+        for i in 0..<Int(2 << 20) { h = (h ^ UInt64(m.memory.ram[i])) &* 0x100000001b3 }
         return RunResult(exit: exit, output: out.text, icount: m.cpu.s.pointee.icount,
-                         seconds: Date().timeIntervalSince(start), stats: stats)
+                         seconds: secs, stats: stats, gprs: (0..<16).map { m.cpu.gpr[$0] },
+                         rflags: m.cpu.flags(), ramHash: h)
     }
 
     // MARK: state comparison

@@ -80,7 +80,7 @@ final class RandomCodeTests: XCTestCase {
             let r = rng.pick(regs(w)), r2 = rng.pick(regs(w))
             let alu = rng.pick(["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test"])
             let cc = rng.pick(["o", "no", "b", "nb", "z", "nz", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"])
-            switch rng.int(34) {
+            switch rng.int(36) {
             case 0, 1, 2: return ["\(alu) \(r), \(r2)"]
             case 3, 4: return alu == "test" && w == 64 ? ["test \(r), \(r2)"] : ["\(alu) \(r), \(imm(w))"]
             case 5: return ["\(alu) \(mem(w)), \(r)"]
@@ -174,6 +174,17 @@ final class RandomCodeTests: XCTestCase {
                 // LEAVE after a frame.
                 return mode == .long64 ? ["push rbp", "mov rbp, rsp", "sub rsp, 32", "leave"]
                     : ["push ebp", "mov ebp, esp", "sub esp, 32", "leave"]
+            case 33:
+                guard depth < 1 else { return ["nop"] }
+                let l = newLabel()
+                let safe = ["add eax, ebx", "xor edx, eax", "cmp eax, edx", "test ebx, 3", "sub esi, eax", "rol edx, 3", "ror ebx, 31"]
+                var body = ["mov ecx, \(1 + rng.int(6))", "\(l):"]
+                for _ in 0..<(1 + rng.int(2)) { body.append(rng.pick(safe)) }
+                return body + ["\(rng.pick(["loop", "loope", "loopne", "loop"])) \(l)"]
+            case 34:
+                let l = newLabel()
+                let j = mode == .long64 ? rng.pick(["jrcxz", "jecxz"]) : (mode == .pm32 ? rng.pick(["jecxz", "jcxz"]) : rng.pick(["jcxz", "jecxz"]))
+                return [rng.chance(30) ? "xor ecx, ecx" : "nop", "\(j) \(l)", "inc ebx", "\(l):"]
             default:
                 return ["\(alu) \(r), \(r2)"]
             }
