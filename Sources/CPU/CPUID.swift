@@ -67,6 +67,8 @@ public struct CPUFeature: Hashable, Sendable {
     public static let rdseed = CPUFeature(.l7ebx, 18)
     public static let adx = CPUFeature(.l7ebx, 19)
     public static let smap = CPUFeature(.l7ebx, 20)
+    public static let clflushopt = CPUFeature(.l7ebx, 23)
+    public static let clwb = CPUFeature(.l7ebx, 24)
     public static let sha = CPUFeature(.l7ebx, 29)
     public static let umip = CPUFeature(.l7ecx, 2)
     public static let rdpid = CPUFeature(.l7ecx, 22)
@@ -100,6 +102,7 @@ public struct CPUIDModel: Sendable {
         .de, .pse, .tsc, .msr, .pae, .cx8, .sep, .mtrr, .pge, .cmov, .pat, .pse36, .clfsh,
         .cx16, .movbe, .popcnt, .rdrand, .hypervisor,
         .fsgsbase, .smep, .erms, .rdseed, .smap, .rdpid, .archCapabilities,
+        .clflushopt, .clwb,   // no caches: checked like CLFLUSH, nothing to write back
         .syscall, .nx, .page1G, .rdtscp, .lm, .lahf64, .abm, .prefetchw,
         .invariantTSC,
         // x87 (FPU.swift), FXSAVE/FXRSTOR, MMX and SSE..SSE4.2 with PCLMULQDQ and AES-NI (Vector*.swift).
@@ -163,6 +166,8 @@ public struct CPUIDModel: Sendable {
         case "rdrand": return .rdrand
         case "rdseed": return .rdseed
         case "rdpid": return .rdpid
+        case "clflushopt": return .clflushopt
+        case "clwb": return .clwb
         default: return nil
         }
     }

@@ -291,6 +291,19 @@ public final class DiffTester {
         return d
     }
 
+    /// Runs `code` from `state` on the host and in the interpreter and compares everything but the
+    /// given undefined RFLAGS / FSW bits (for regression tests of single encodings).
+    public func check(code: [UInt8], state: DTState, undefinedFlags: UInt64 = 0, undefinedFSW: UInt16 = 0)
+        -> (native: DTResult, emu: DTResult, diffs: [String]) {
+        native.prepare()
+        let n = native.run(code: code, state: state)
+        let e = emu.run(code: code, codeAddr: native.codeAddr, state: state)
+        return (n, e, compare(n, e, (undefinedFlags, undefinedFSW, 0)))
+    }
+
+    /// A shared tester for regression tests (nil when the host cannot run native code).
+    nonisolated(unsafe) public static let shared: DiffTester? = DiffTester(options: Options())
+
     // MARK: minimisation and reporting
 
     /// Drops instructions while the sequence still mismatches.
