@@ -200,6 +200,13 @@ extension CPU {
         }
     }
 
+    /// Reads the destination operand of a read-modify-write instruction (memory: write access).
+    @inline(__always)
+    func readOpRMW(_ o: Operand, _ d: Instr, _ size: UInt8, _ ea: UInt64) throws(Fault) -> UInt64 {
+        if d.isMem && (o.kind == .E || o.kind == .M) { return try readRMW(seg: d.seg, off: ea, size: size) }
+        return try readOp(o, d, size, ea)
+    }
+
     @inline(__always)
     func writeOp(_ o: Operand, _ d: Instr, _ size: UInt8, _ ea: UInt64, _ v: UInt64) throws(Fault) {
         switch o.kind {
