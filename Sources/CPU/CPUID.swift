@@ -59,6 +59,8 @@ public struct CPUFeature: Hashable, Sendable {
     public static let arat = CPUFeature(.l6eax, 2)
     // Leaf 7.0 EBX / ECX / EDX
     public static let fsgsbase = CPUFeature(.l7ebx, 0)
+    public static let fdpExceptionOnly = CPUFeature(.l7ebx, 6)
+    public static let fpuCSDSDeprecated = CPUFeature(.l7ebx, 13)
     public static let bmi1 = CPUFeature(.l7ebx, 3)
     public static let avx2 = CPUFeature(.l7ebx, 5)
     public static let smep = CPUFeature(.l7ebx, 7)
@@ -102,6 +104,8 @@ public struct CPUIDModel: Sendable {
         .de, .pse, .tsc, .msr, .pae, .cx8, .sep, .mtrr, .pge, .cmov, .pat, .pse36, .clfsh,
         .cx16, .movbe, .popcnt, .rdrand, .hypervisor,
         .fsgsbase, .smep, .erms, .rdseed, .smap, .rdpid, .archCapabilities,
+        .fpuCSDSDeprecated,   // FSTENV/FSAVE/FXSAVE store FCS and FDS as zero
+        .fdpExceptionOnly,    // FDP (and FOP) only recorded for unmasked x87 exceptions
         .clflushopt, .clwb,   // no caches: checked like CLFLUSH, nothing to write back
         .syscall, .nx, .page1G, .rdtscp, .lm, .lahf64, .abm, .prefetchw,
         .invariantTSC,
