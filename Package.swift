@@ -21,13 +21,16 @@ let package = Package(
         .target(name: "JIT", dependencies: ["CPU", "CPUState"], path: "Sources/JIT", swiftSettings: hot),
         // linux/kvm.h for the KVM accelerator.
         .target(name: "CKVM", path: "Sources/CKVM"),
+        // Differential tester (`emu difftest`): native runner (signal handling, host state) and engine.
+        .target(name: "CDiffTest", path: "Sources/CDiffTest"),
+        .target(name: "DiffTest", dependencies: ["CPU", "CPUState", "CDiffTest"], path: "Sources/DiffTest"),
         .target(name: "Devices", dependencies: ["CPU"], path: "Sources/Devices", swiftSettings: hot),
         .target(name: "Machine", dependencies: ["CPU", "Devices", "JIT", "CKVM"], path: "Sources/Machine", swiftSettings: hot),
         .executableTarget(
             name: "Frontend",
-            dependencies: ["Machine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Machine", "DiffTest", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Frontend"),
-        .testTarget(name: "CPUTests", dependencies: ["CPU", "CPUState", "Machine"], path: "Tests/CPUTests"),
+        .testTarget(name: "CPUTests", dependencies: ["CPU", "CPUState", "Machine", "DiffTest"], path: "Tests/CPUTests"),
         .testTarget(name: "ConformanceTests", dependencies: ["CPU", "CPUState"], path: "Tests/ConformanceTests"),
         .testTarget(name: "ROMTests", dependencies: ["Machine", "CPU"], path: "Tests/ROMTests"),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "CPU"], path: "Tests/DevicesTests"),

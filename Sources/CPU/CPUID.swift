@@ -59,6 +59,8 @@ public struct CPUFeature: Hashable, Sendable {
     public static let arat = CPUFeature(.l6eax, 2)
     // Leaf 7.0 EBX / ECX / EDX
     public static let fsgsbase = CPUFeature(.l7ebx, 0)
+    public static let fdpExceptionOnly = CPUFeature(.l7ebx, 6)
+    public static let fpuCSDSDeprecated = CPUFeature(.l7ebx, 13)
     public static let bmi1 = CPUFeature(.l7ebx, 3)
     public static let avx2 = CPUFeature(.l7ebx, 5)
     public static let smep = CPUFeature(.l7ebx, 7)
@@ -67,6 +69,8 @@ public struct CPUFeature: Hashable, Sendable {
     public static let rdseed = CPUFeature(.l7ebx, 18)
     public static let adx = CPUFeature(.l7ebx, 19)
     public static let smap = CPUFeature(.l7ebx, 20)
+    public static let clflushopt = CPUFeature(.l7ebx, 23)
+    public static let clwb = CPUFeature(.l7ebx, 24)
     public static let sha = CPUFeature(.l7ebx, 29)
     public static let umip = CPUFeature(.l7ecx, 2)
     public static let rdpid = CPUFeature(.l7ecx, 22)
@@ -100,6 +104,9 @@ public struct CPUIDModel: Sendable {
         .de, .pse, .tsc, .msr, .pae, .cx8, .sep, .mtrr, .pge, .cmov, .pat, .pse36, .clfsh,
         .cx16, .movbe, .popcnt, .rdrand, .hypervisor,
         .fsgsbase, .smep, .erms, .rdseed, .smap, .rdpid, .archCapabilities,
+        .fpuCSDSDeprecated,   // FSTENV/FSAVE/FXSAVE store FCS and FDS as zero
+        .fdpExceptionOnly,    // FDP (and FOP) only recorded for unmasked x87 exceptions
+        .clflushopt, .clwb,   // no caches: checked like CLFLUSH, nothing to write back
         .syscall, .nx, .page1G, .rdtscp, .lm, .lahf64, .abm, .prefetchw,
         .invariantTSC,
         // x87 (FPU.swift), FXSAVE/FXRSTOR, MMX and SSE..SSE4.2 with PCLMULQDQ and AES-NI (Vector*.swift).
@@ -163,6 +170,8 @@ public struct CPUIDModel: Sendable {
         case "rdrand": return .rdrand
         case "rdseed": return .rdseed
         case "rdpid": return .rdpid
+        case "clflushopt": return .clflushopt
+        case "clwb": return .clwb
         default: return nil
         }
     }

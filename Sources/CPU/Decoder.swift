@@ -174,6 +174,9 @@ extension OpcodeTable {
         var modrm: UInt8 = 0
         var selected66 = false
         var selectedRep = false
+        var strayPrefix = false
+        var strayRep = false
+        var plainNode = -1   // the no-prefix variant, when a prefix selected a (sparse) subtree
         loop: while true {
             switch node.kind {
             case .leaf:
@@ -185,9 +188,15 @@ extension OpcodeTable {
                 else if lastRepPrefix == 0xF3 && nodes[c + 2].kind != .invalid { slot = 2; selectedRep = true }
                 else if lastRepPrefix == 0xF2 && nodes[c + 3].kind != .invalid { slot = 3; selectedRep = true }
                 else if opsizePrefix && nodes[c + 1].kind != .invalid { slot = 1; selected66 = true }
+                // A 66/F2/F3 that selects nothing here: fine for general-purpose instructions
+                // (operand size / ignored), #UD for vector and NP entries (checked at the leaf).
+                if !d.vex && !selectedRep && lastRepPrefix != 0 { strayPrefix = true; strayRep = true }
+                if !d.vex && !selected66 && !selectedRep && opsizePrefix { strayPrefix = true }
                 node = nodes[c + slot]
                 if node.kind == .invalid && slot != 0 && !d.vex {
                     node = nodes[c]; selected66 = false; selectedRep = false
+                } else if slot != 0 && !d.vex {
+                    plainNode = c
                 }
             case .group:
                 if !modrmFetched { modrm = try next(); modrmFetched = true }
@@ -201,6 +210,15 @@ extension OpcodeTable {
             case .mode:
                 node = nodes[Int(node.index) + (mode.code64 ? 1 : 0)]
             case .invalid, .prefix, .escape:
+                if plainNode >= 0 && node.kind == .invalid {
+                    // e.g. F3 0F C7 /1: only /7 has an F3 form; the prefix is stray for CMPXCHG8B.
+                    node = nodes[plainNode]
+                    plainNode = -1
+                    if selectedRep { strayRep = true }
+                    strayPrefix = true
+                    selected66 = false; selectedRep = false
+                    continue
+                }
                 if d.vex {
                     // VEX forms we do not list yet: consume a plausible length, then #UD.
                     if map >= 2 && !modrmFetched { modrm = try next(); modrmFetched = true }
@@ -209,6 +227,8 @@ extension OpcodeTable {
             }
         }
         let info = infoPtr[Int(node.index)]
+        if strayPrefix && info.attrs.contains(.noPrefix) { throw ud }
+        if strayRep && info.attrs.contains(.noRepPrefix) { throw ud }
         d.mn = info.mn
         d.op0 = info.op0
         d.op1 = info.op1
@@ -276,14 +296,14 @@ extension OpcodeTable {
                             d.disp = Int64(Int32(bitPattern: try next32()))
                         } else {
                             d.base = b | rexB
-                            defaultSS = (b == 4 || b == 5)
+                            defaultSS = d.base == 4 || d.base == 5
                         }
                     } else if rm == 5 && mod == 0 {
                         d.base = mode.code64 ? regRIP : regNone
                         d.disp = Int64(Int32(bitPattern: try next32()))
                     } else {
                         d.base = rm | rexB
-                        defaultSS = (rm == 5)
+                        defaultSS = d.base == 5
                     }
                     if mod == 1 {
                         d.disp = Int64(Int8(bitPattern: try next()))

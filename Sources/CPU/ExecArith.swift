@@ -6,7 +6,7 @@ extension CPU {
         switch d.mn {
         case .ADD, .OR, .ADC, .SBB, .AND, .SUB, .XOR, .CMP, .TEST:
             let size = bytes(d.op0.size, d)
-            let a = try readOp(d.op0, d, size, ea)
+            let a = d.mn == .CMP || d.mn == .TEST ? try readOp(d.op0, d, size, ea) : try readOpRMW(d.op0, d, size, ea)
             let b = try readOp(d.op1, d, size, ea) & sizeMask(size)
             let m = sizeMask(size)
             var r: UInt64
@@ -28,18 +28,18 @@ extension CPU {
             setLazy(kind, size: size, dst: r, src: b, src2: a)
         case .INC, .DEC:
             let size = bytes(d.op0.size, d)
-            let a = try readOp(d.op0, d, size, ea)
+            let a = try readOpRMW(d.op0, d, size, ea)
             let r = (d.mn == .INC ? a &+ 1 : a &- 1) & sizeMask(size)
             try writeOp(d.op0, d, size, ea, r)
             let cf = flags() & 1
             setLazy(d.mn == .INC ? .inc : .dec, size: size, dst: r, src: cf, src2: a)
         case .NOT:
             let size = bytes(d.op0.size, d)
-            let a = try readOp(d.op0, d, size, ea)
+            let a = try readOpRMW(d.op0, d, size, ea)
             try writeOp(d.op0, d, size, ea, ~a & sizeMask(size))
         case .NEG:
             let size = bytes(d.op0.size, d)
-            let a = try readOp(d.op0, d, size, ea)
+            let a = try readOpRMW(d.op0, d, size, ea)
             let r = (0 &- a) & sizeMask(size)
             try writeOp(d.op0, d, size, ea, r)
             setLazy(.sub, size: size, dst: r, src: a, src2: 0)
@@ -271,10 +271,13 @@ extension CPU {
     func execShift(_ d: inout Instr, _ ea: UInt64) throws(Fault) {
         let size = bytes(d.op0.size, d)
         let bits = UInt64(size) * 8
-        let v = try readOp(d.op0, d, size, ea)
+        let v = try readOpRMW(d.op0, d, size, ea)
         let rawCount: UInt64 = d.op1.kind == .one ? 1 : (d.op1.kind == .fixedReg ? gpr[1] & 0xFF : d.imm & 0xFF)
         let count = rawCount & (size == 8 ? 0x3F : 0x1F)
         if count == 0 {
+            // Flags and value unchanged, but a 32-bit register destination is still written
+            // (bits 63:32 cleared).
+            if size == 4 && !d.isMem { writeReg(d.rm, size: 4, rex: d.rex, v) }
             return
         }
         let m = sizeMask(size)
@@ -350,11 +353,14 @@ extension CPU {
     func execDoubleShift(_ d: inout Instr, _ ea: UInt64) throws(Fault) {
         let size = bytes(d.op0.size, d)
         let bits = UInt64(size) * 8
-        let dst = try readOp(d.op0, d, size, ea)
+        let dst = try readOpRMW(d.op0, d, size, ea)
         let src = readReg(d.reg, size: size, rex: d.rex)
         let raw = d.op2.kind == .fixedReg ? gpr[1] & 0xFF : d.imm & 0xFF
         let count = raw & (size == 8 ? 0x3F : 0x1F)
-        if count == 0 { return }
+        if count == 0 {
+            if size == 4 && !d.isMem { writeReg(d.rm, size: 4, rex: d.rex, dst) }
+            return
+        }
         let m = sizeMask(size)
         var r: UInt64, cf: UInt64
         if d.mn == .SHLD {
@@ -407,7 +413,9 @@ extension CPU {
             bitIndex = d.imm & (bits - 1)
         }
         let v: UInt64
-        if d.isMem { v = try read(seg: d.seg, off: off, size: size) } else { v = readReg(d.rm, size: size, rex: d.rex) }
+        if d.isMem {
+            v = d.mn == .BT ? try read(seg: d.seg, off: off, size: size) : try readRMW(seg: d.seg, off: off, size: size)
+        } else { v = readReg(d.rm, size: size, rex: d.rex) }
         let bit = (v >> bitIndex) & 1
         var nv = v
         switch d.mn {

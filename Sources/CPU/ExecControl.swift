@@ -13,8 +13,12 @@ extension CPU {
         switch d.mn {
         case .PUSH:
             switch d.op0.kind {
+            case .fixedSeg where d.opSize == 8:
+                // 64-bit push of a segment register: the selector zero-extended (as the host CPUs
+                // the differential tester ran on do).
+                try push(UInt64(sreg[Int(d.op0.reg)].selector), size: 8)
             case .fixedSeg:
-                // A 32/64-bit push of a segment register writes only the low 16 bits.
+                // A 32-bit push of a segment register writes only the low 16 bits.
                 let sel = UInt64(sreg[Int(d.op0.reg)].selector)
                 let sp = stackMaskedAdd(gpr[4], 0 &- UInt64(d.opSize))
                 try write(seg: 2, off: stackOffset(sp), size: 2, sel)
@@ -88,8 +92,9 @@ extension CPU {
                     try push(frame & sizeMask(size), size: size)
                 }
                 let newSP = stackMaskedAdd(gpr[4], 0 &- (d.imm & 0xFFFF))
-                // The final frame must be writable (checked before committing).
-                _ = try linear(seg: 2, off: stackOffset(newSP), size: 1, write: true)
+                // The final stack pointer must be writable (checked before committing).
+                let lin = try linear(seg: 2, off: stackOffset(newSP), size: size, write: true)
+                try probeWrite(lin, size: Int(size), user: userAccess)
                 writeReg(5, size: size, rex: 0, frame & sizeMask(size))
                 gpr[4] = newSP
             } catch { gpr[4] = oldSP; gpr[5] = oldBP; throw error }

@@ -41,34 +41,37 @@ extension CPU {
             writeReg(d.reg, size: d.opSize, rex: d.rex, ea & sizeMask(d.opSize))
         case .XCHG:
             let size = bytes(d.op0.size, d)
-            let a = try readOp(d.op0, d, size, ea)
+            let a = try readOpRMW(d.op0, d, size, ea)
             let b = try readOp(d.op1, d, size, ea)
             try writeOp(d.op0, d, size, ea, b)
             try writeOp(d.op1, d, size, ea, a)
         case .XADD:
             let size = bytes(d.op0.size, d)
-            let a = try readOp(d.op0, d, size, ea)
+            let a = try readOpRMW(d.op0, d, size, ea)
             let b = readReg(d.reg, size: size, rex: d.rex)
             let r = (a &+ b) & sizeMask(size)
-            try writeOp(d.op0, d, size, ea, r)
+            // Source first: with the same register for both, the sum wins.
+            if d.isMem { try writeOp(d.op0, d, size, ea, r) }
             writeReg(d.reg, size: size, rex: d.rex, a)
+            if !d.isMem { try writeOp(d.op0, d, size, ea, r) }
             setLazy(.add, size: size, dst: r, src: b, src2: a)
         case .CMPXCHG:
             let size = bytes(d.op0.size, d)
-            let dst = try readOp(d.op0, d, size, ea)
+            let dst = try readOpRMW(d.op0, d, size, ea)
             let acc = readReg(0, size: size, rex: 0)
             if acc == dst {
                 try writeOp(d.op0, d, size, ea, readReg(d.reg, size: size, rex: d.rex))
             } else {
-                // The destination is written back with its own value (locked cycle), then rAX loaded.
-                try writeOp(d.op0, d, size, ea, dst)
+                // A memory destination is written back with its own value (locked cycle); a
+                // register destination is not written (its bits 63:32 survive), then rAX loaded.
+                if d.isMem { try writeOp(d.op0, d, size, ea, dst) }
                 writeReg(0, size: size, rex: 0, dst)
             }
             setLazy(.sub, size: size, dst: (acc &- dst) & sizeMask(size), src: dst, src2: acc)
         case .CMPXCHG8B:
             if d.rexW {
                 if ea & 15 != 0 { throw Fault.gp(0) }
-                let lo = try read(seg: d.seg, off: ea, size: 8)
+                let lo = try readRMW(seg: d.seg, off: ea, size: 8)
                 let hi = try read(seg: d.seg, off: ea &+ 8, size: 8)
                 if lo == gpr[0] && hi == gpr[2] {
                     try write(seg: d.seg, off: ea, size: 8, gpr[3])
@@ -80,7 +83,7 @@ extension CPU {
                     setFlags(0, mask: FlagBit.ZF)
                 }
             } else {
-                let v = try read(seg: d.seg, off: ea, size: 8)
+                let v = try readRMW(seg: d.seg, off: ea, size: 8)
                 let cmp = (gpr[2] & 0xFFFF_FFFF) << 32 | (gpr[0] & 0xFFFF_FFFF)
                 if v == cmp {
                     try write(seg: d.seg, off: ea, size: 8, (gpr[1] & 0xFFFF_FFFF) << 32 | (gpr[3] & 0xFFFF_FFFF))

@@ -79,9 +79,32 @@ extension CPU {
             return
         }
         let cmp = d.mn == .CMPS || d.mn == .SCAS
+        // With a 32-bit address size in 64-bit mode ECX is written (bits 63:32 cleared) even when
+        // the first iteration faults.
+        if am == 0xFFFF_FFFF && code64 { gpr[1] &= am }
+        if am == 0xFFFF_FFFF && gpr[1] & am == 0 {
+            // Nothing to do, but in 64-bit mode ECX is still written (bits 63:32 cleared), and so
+            // are EDI for MOVS/STOS and ESI for MOVS, as the host CPUs do.
+            gpr[1] &= am
+            if d.mn == .MOVS || d.mn == .STOS { gpr[7] &= am }
+            if d.mn == .MOVS { gpr[6] &= am }
+            return
+        }
         var n = 0
+        // A fault in a later iteration of REP CMPS/SCAS leaves RFLAGS as before the instruction.
+        let f0 = s.pointee.rflags, op0 = s.pointee.cc_op
+        let dst0 = s.pointee.cc_dst, src0 = s.pointee.cc_src, src20 = s.pointee.cc_src2
         while gpr[1] & am != 0 {
-            let z = try once()
+            let z: Bool
+            if cmp {
+                do { z = try once() } catch {
+                    s.pointee.rflags = f0; s.pointee.cc_op = op0
+                    s.pointee.cc_dst = dst0; s.pointee.cc_src = src0; s.pointee.cc_src2 = src20
+                    throw error
+                }
+            } else {
+                z = try once()
+            }
             let c = (gpr[1] &- 1) & am
             gpr[1] = am == ~0 ? c : (am == 0xFFFF_FFFF ? c : (gpr[1] & ~am) | c)
             if cmp && ((d.rep == 0xF3 && !z) || (d.rep == 0xF2 && z)) { return }

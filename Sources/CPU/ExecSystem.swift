@@ -95,6 +95,8 @@ extension CPU {
             // Checked like a byte read (segment limits, paging); nothing to flush.
             guard cpuid.has(.clfsh) else { countUnimplemented(d); throw Fault.undefined }
             _ = try read(seg: d.seg, off: ea, size: 1)
+        case .CLFLUSHOPT, .CLWB:
+            _ = try read(seg: d.seg, off: ea, size: 1)
         case .LFENCE, .MFENCE, .SFENCE:
             break                                     // memory is sequentially consistent here
         case .MONITOR, .MWAIT:

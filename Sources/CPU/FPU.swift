@@ -20,14 +20,25 @@ extension CPU {
             // Non-waiting: FNSTENV, FNSTCW, FNSAVE, FNSTSW m16.
             let control = (op == 1 && reg >= 4) || (op == 5 && (reg == 4 || reg >= 6))
             if !((op == 1 && (reg == 6 || reg == 7)) || (op == 5 && (reg == 6 || reg == 7))) { try x87CheckPending() }
-            if !control { x87NoteInstruction(d, ea: ea) }
-            try x87Mem(d, ea, op, reg)
+            if control {
+                try x87Mem(d, ea, op, reg)
+            } else {
+                // FIP changes only if the instruction completes.
+                let fip = s.pointee.fip, fcs = s.pointee.fcs
+                x87NoteInstruction(d)
+                do { try x87Mem(d, ea, op, reg) } catch {
+                    s.pointee.fip = fip; s.pointee.fcs = fcs
+                    throw error
+                }
+                if s.pointee.fsw & swES != 0 { x87NoteException(d, ea: ea) }
+            }
         } else {
             // Non-waiting: FNCLEX, FNINIT, FNENI/FNDISI/FNSETPM (no-ops), FNSTSW AX.
             let nowait = (op == 3 && reg == 4 && rm <= 4) || (op == 7 && reg == 4 && rm == 0)
             if !nowait { try x87CheckPending() }
-            if !nowait { x87NoteInstruction(d, ea: nil) }
+            if !nowait { x87NoteInstruction(d) }
             try x87Reg(d, op, reg, rm)
+            if !nowait && s.pointee.fsw & swES != 0 { x87NoteException(d, ea: nil) }
         }
     }
 
@@ -47,13 +58,19 @@ extension CPU {
     /// True when the x87 unit has an unmasked exception pending (FSW.ES), for FERR#/IRQ13 wiring.
     public var fpuErrorPending: Bool { s.pointee.fsw & swES != 0 }
 
-    /// Records FIP/FCS/FOP (and FDP/FDS for memory operands) of a non-control instruction.
-    func x87NoteInstruction(_ d: Instr, ea: UInt64?) {
+    /// Records FIP/FCS of a non-control instruction.
+    func x87NoteInstruction(_ d: Instr) {
         var ip = s.pointee.rip &- UInt64(d.len)
         let m = s.pointee.mode
         if m & UInt32(MODE_CS64) == 0 { ip &= m & UInt32(MODE_CS32) != 0 ? 0xFFFF_FFFF : 0xFFFF }
         s.pointee.fip = ip
         s.pointee.fcs = sreg[1].selector
+    }
+
+    /// Records FOP (and FDP/FDS for memory operands) of a non-control instruction that raised an
+    /// unmasked exception: like current Intel CPUs, FOP and FDP are not kept up to date otherwise
+    /// (FOP compatibility mode off; CPUID.7.EBX[6] FDP_EXCPTN_ONLY).
+    func x87NoteException(_ d: Instr, ea: UInt64?) {
         s.pointee.fop = UInt16(d.opcode & 7) << 8 | UInt16(d.modrm)
         if let ea {
             s.pointee.fdp = ea
@@ -126,6 +143,7 @@ extension CPU {
                     return
                 }
                 guard let c = x87LoadReal(bits, double: op == 5) else { return }
+                x87SetC1(false)
                 x87Push(c)
                 return
             }
@@ -166,6 +184,7 @@ extension CPU {
             if tiny && flags & swIE == 0 && x87Unmasked(swUE) { flags |= swUE }
             r.se = 0
             if x87Unmasked(flags & (swIE | swOE | swUE)) {
+                x87SetC1(false)
                 x87Raise(flags & (swIE | swOE | swUE))
                 return
             }
@@ -177,13 +196,17 @@ extension CPU {
             // FSTP m80real.
             let v: F80
             if x87Empty(0) {
+                let saveSW = s.pointee.fsw
                 if !x87Underflow() { return }
-                v = .indefinite
+                let newSW = s.pointee.fsw
+                s.pointee.fsw = saveSW
+                try x87Write80(seg, ea, F80.indefinite.m, F80.indefinite.se)
+                s.pointee.fsw = newSW
             } else {
                 v = st(0)
+                try x87Write80(seg, ea, v.m, v.se)
                 x87SetC1(false)
             }
-            try x87Write80(seg, ea, v.m, v.se)
             x87Pop()
         case (3, 1), (3, 2), (3, 3), (7, 1), (7, 2), (7, 3), (7, 7), (5, 1):
             // FISTTP m32 (DB /1), FIST/FISTP m32, FISTTP/FIST/FISTP m16, FISTP m64, FISTTP m64 (DD /1).
@@ -192,8 +215,15 @@ extension CPU {
             let bits = Int(size) * 8
             let v: UInt64
             if x87Empty(0) {
+                let saveSW = s.pointee.fsw
                 if !x87Underflow() { return }
                 v = UInt64(1) << UInt64(bits - 1)
+                let newSW = s.pointee.fsw
+                s.pointee.fsw = saveSW
+                try write(seg: seg, off: ea, size: size, v)
+                s.pointee.fsw = newSW
+                if pop { x87Pop() }
+                return
             } else {
                 let saveSW = s.pointee.fsw
                 guard let x = x87ToInt(st(0), bits: bits, truncate: reg == 1) else { return }
@@ -296,6 +326,7 @@ extension CPU {
             unmasked = !x87Underflow()
         } else {
             (res, unmasked) = x87Compare(st(0), src, quiet: quiet, memDenormal: memDenormal)
+            x87SetC1(false)   // FCOMI/FUCOMI leave C1 alone; the FCOM family clears it
         }
         let cc: [UInt16] = [0, swC0, swC3, swC0 | swC2 | swC3]
         x87SetCC(cc[res], mask: swC0 | swC2 | swC3)
@@ -395,7 +426,8 @@ extension CPU {
             x87LoadPush(st(i))
         case 1: x87Xch(i)
         case 2: break // FNOP
-        case 3: x87StReg(i, pop: true) // FSTP1
+        case 3: // FSTP1 (D9 D8+i): an empty ST(0) is popped without a stack fault or a store
+            if x87Empty(0) { x87SetC1(false); x87Pop() } else { x87StReg(i, pop: true) }
         case 4:
             if i == 5 { x87Examine(); return }
             if x87Empty(0) {
@@ -435,13 +467,17 @@ extension CPU {
                     return
                 }
                 x87Extract()
-            case 5: x87BinaryChecked { self.x87Remainder(ieee: true) }        // FPREM1
+            case 5: // FPREM1 (C2 cleared on a stack fault too)
+                x87SetCC(0, mask: swC2)
+                x87BinaryChecked { self.x87Remainder(ieee: true) }
             case 6: x87SetTop(x87Top - 1); x87SetC1(false)                     // FDECSTP
             default: x87SetTop(x87Top + 1); x87SetC1(false)                    // FINCSTP
             }
         default:
             switch i {
-            case 0: x87BinaryChecked { self.x87Remainder(ieee: false) }       // FPREM
+            case 0: // FPREM
+                x87SetCC(0, mask: swC2)
+                x87BinaryChecked { self.x87Remainder(ieee: false) }
             case 1: x87Transcendental(9)                                     // FYL2XP1
             case 2: // FSQRT
                 x87UnaryChecked {
@@ -455,7 +491,9 @@ extension CPU {
             case 3: x87Transcendental(0xB)                                   // FSINCOS
             case 4: x87UnaryChecked { self.x87RoundInt() }                    // FRNDINT
             case 5: x87BinaryChecked { self.x87Scale() }                      // FSCALE
-            default: x87UnaryChecked { self.x87Transcendental(UInt8(i + 8)) } // FSIN, FCOS
+            default: // FSIN, FCOS (C2, the out-of-range flag, is cleared on a stack fault too)
+                x87SetCC(0, mask: swC2)
+                x87UnaryChecked { self.x87Transcendental(UInt8(i + 8)) }
             }
         }
     }
@@ -506,7 +544,7 @@ extension CPU {
             if x87Underflow() { setST(0, .indefinite) }
             return
         }
-        x87SetC1(false)
+        // C1 is only written on a stack underflow.
         if cond { setST(0, st(i)) }
     }
 

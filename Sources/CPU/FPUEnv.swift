@@ -46,10 +46,13 @@ extension CPU {
         }
     }
 
-    func x87ReadBlock(_ seg: UInt8, _ off: UInt64, _ n: Int, checkSize: Int = 0, align16: Bool = false) throws(Fault) -> [UInt8] {
+    func x87ReadBlock(_ seg: UInt8, _ off: UInt64, _ n: Int, checkSize: Int = 0, align16: Bool = false,
+                      lastByteFirst: Bool = false) throws(Fault) -> [UInt8] {
         let lin = try x87CheckBlock(seg, off, Swift.max(n, checkSize), write: false)
         if align16 && lin & 15 != 0 { throw Fault.gp(0) }
         let u = userAccess
+        // FLDENV/FRSTOR touch the last byte first: a fault reports that address.
+        if lastByteFirst { _ = try readLinear(x87Wrap(lin &+ UInt64(n - 1)), size: 1, user: u) }
         var b = [UInt8](repeating: 0, count: n)
         var k = 0
         while k < n {
@@ -89,8 +92,9 @@ extension CPU {
                 x87Put(&b, 6, 2, lip); x87Put(&b, 8, 2, ((lip >> 16) & 0xF) << 12 | fop)
                 x87Put(&b, 10, 2, ldp); x87Put(&b, 12, 2, ((ldp >> 16) & 0xF) << 12)
             } else {
-                x87Put(&b, 6, 2, p.fip); x87Put(&b, 8, 2, UInt64(p.fcs))
-                x87Put(&b, 10, 2, p.fdp); x87Put(&b, 12, 2, UInt64(p.fds))
+                // FCS/FDS are deprecated (CPUID.7.EBX[13]): stored as zero.
+                x87Put(&b, 6, 2, p.fip)
+                x87Put(&b, 10, 2, p.fdp)
             }
             return b
         }
@@ -102,8 +106,8 @@ extension CPU {
             x87Put(&b, 12, 4, 0xFFFF_0000 | (lip & 0xFFFF)); x87Put(&b, 16, 4, (lip >> 16) << 12 | fop)
             x87Put(&b, 20, 4, 0xFFFF_0000 | (ldp & 0xFFFF)); x87Put(&b, 24, 4, (ldp >> 16) << 12)
         } else {
-            x87Put(&b, 12, 4, p.fip); x87Put(&b, 16, 4, fop << 16 | UInt64(p.fcs))
-            x87Put(&b, 20, 4, p.fdp); x87Put(&b, 24, 4, 0xFFFF_0000 | UInt64(p.fds))
+            x87Put(&b, 12, 4, p.fip); x87Put(&b, 16, 4, fop << 16)
+            x87Put(&b, 20, 4, p.fdp); x87Put(&b, 24, 4, 0xFFFF_0000)
         }
         return b
     }
@@ -122,8 +126,10 @@ extension CPU {
                 s.pointee.fdp = x87Get(b, 10, 2) | (x87Get(b, 12, 2) >> 12) << 16
                 s.pointee.fcs = 0; s.pointee.fds = 0
             } else {
+                // The 16-bit protected-mode image has no FOP: it loads as zero.
                 s.pointee.fip = x87Get(b, 6, 2); s.pointee.fcs = UInt16(x87Get(b, 8, 2))
                 s.pointee.fdp = x87Get(b, 10, 2); s.pointee.fds = UInt16(x87Get(b, 12, 2))
+                s.pointee.fop = 0
             }
         } else {
             if real {
@@ -149,7 +155,7 @@ extension CPU {
     }
 
     func fldenv(_ d: Instr, _ ea: UInt64) throws(Fault) {
-        let b = try x87ReadBlock(d.seg, ea, d.opSize == 2 ? 14 : 28)
+        let b = try x87ReadBlock(d.seg, ea, d.opSize == 2 ? 14 : 28, lastByteFirst: true)
         x87LoadEnvImage(b, d)
     }
 
@@ -167,7 +173,7 @@ extension CPU {
 
     func frstor(_ d: Instr, _ ea: UInt64) throws(Fault) {
         let n = d.opSize == 2 ? 14 : 28
-        let b = try x87ReadBlock(d.seg, ea, n + 80)
+        let b = try x87ReadBlock(d.seg, ea, n + 80, lastByteFirst: true)
         // Registers first (in ST order relative to the new TOP), then the environment retags them.
         let top = Int(x87Get(b, d.opSize == 2 ? 2 : 4, 2) >> 11) & 7
         for i in 0..<8 {
@@ -194,8 +200,9 @@ extension CPU {
             x87Put(&b, 8, 8, p.fip)
             x87Put(&b, 16, 8, p.fdp)
         } else {
-            x87Put(&b, 8, 4, p.fip); x87Put(&b, 12, 2, UInt64(p.fcs))
-            x87Put(&b, 16, 4, p.fdp); x87Put(&b, 20, 2, UInt64(p.fds))
+            // FCS/FDS are deprecated (CPUID.7.EBX[13]): stored as zero.
+            x87Put(&b, 8, 4, p.fip)
+            x87Put(&b, 16, 4, p.fdp)
         }
         x87Put(&b, 24, 4, UInt64(p.mxcsr))
         x87Put(&b, 28, 4, 0xFFFF)
@@ -219,10 +226,14 @@ extension CPU {
     /// Loads the x87 part (FCW..FDS, registers, abridged tag) of an FXSAVE image.
     func fxLoadX87(_ b: [UInt8], _ d: Instr) {
         s.pointee.fcw = (UInt16(x87Get(b, 0, 2)) & ~0xE0C0) | 0x40
+        // ES and B are recomputed from the exception flags the control word leaves unmasked.
         s.pointee.fsw = UInt16(x87Get(b, 2, 2))
+        x87UpdateES()
         s.pointee.fop = UInt16(x87Get(b, 6, 2) & 0x7FF)
         if d.rexW {
-            s.pointee.fip = x87Get(b, 8, 8); s.pointee.fdp = x87Get(b, 16, 8)
+            // FIP is held sign-extended from bit 56 (as the host CPUs do); FDP in full.
+            s.pointee.fip = UInt64(bitPattern: Int64(bitPattern: x87Get(b, 8, 8) << 7) >> 7)
+            s.pointee.fdp = x87Get(b, 16, 8)
             s.pointee.fcs = 0; s.pointee.fds = 0
         } else {
             s.pointee.fip = x87Get(b, 8, 4); s.pointee.fcs = UInt16(x87Get(b, 12, 2))

@@ -303,7 +303,7 @@ extension CPU {
     /// the destination must then stay unchanged.
     func x87Commit(_ flags: UInt16) -> Bool {
         let pre = flags & (swIE | swDE | swZE)
-        if x87Unmasked(pre) { x87Raise(pre); return false }
+        if x87Unmasked(pre) { x87SetC1(false); x87Raise(pre); return false }
         x87Raise(flags)
         return true
     }
@@ -331,6 +331,7 @@ extension CPU {
         if memDenormal && !a.isNaN && !a.isUnsupported && !b.isNaN && !divByZero { flags |= swDE }
         let before = flags
         if x87Unmasked(flags & (swIE | swDE | swZE)) {
+            x87SetC1(false)
             x87Raise(flags & (swIE | swDE | swZE))
             return nil
         }
@@ -367,7 +368,6 @@ extension CPU {
             let x = a.f, y = b.f
             res = x > y ? 0 : (x < y ? 1 : 2)
         }
-        x87SetC1(false)
         return (res, flags != 0 && x87Raise(flags))
     }
 
@@ -513,6 +513,10 @@ extension CPU {
         var flags: UInt16 = 0
         var r: F80
         var cc: UInt16 = 0          // C0 C1 C2 C3 result
+        var ccMask = swC0 | swC1 | swC2 | swC3
+        if a.isUnsupported || b.isUnsupported || a.isNaN || b.isNaN || a.isInf || b.isZero {
+            ccMask = swC2      // no quotient: C0, C1, C3 keep their values
+        }
         if a.isUnsupported || b.isUnsupported { flags = swIE; r = .indefinite }
         else if a.isNaN || b.isNaN { (r, flags) = x87PropagateNaN(a, b) }
         else if a.isInf || b.isZero { flags = swIE; r = .indefinite }
@@ -561,7 +565,7 @@ extension CPU {
         }
         if x87Commit(flags) {
             setST(0, r)
-            x87SetCC(cc, mask: swC0 | swC1 | swC2 | swC3)
+            x87SetCC(cc, mask: ccMask)
         }
     }
 
@@ -710,6 +714,7 @@ extension CPU {
             if x87Commit(flags) { setST(1, r); x87Pop() }
         case 0x2, 0xB: // FPTAN (push 1.0), FSINCOS (ST1 = sin, ST0 = cos)
             if x87Empty(0) || !x87Empty(7) {
+                x87SetCC(0, mask: swC2)
                 let masked = x87Empty(0) ? x87Underflow() : x87Overflow()
                 if masked { setST(0, .indefinite); x87Push(.indefinite) }
                 return

@@ -200,6 +200,13 @@ extension CPU {
         }
     }
 
+    /// Reads the destination operand of a read-modify-write instruction (memory: write access).
+    @inline(__always)
+    func readOpRMW(_ o: Operand, _ d: Instr, _ size: UInt8, _ ea: UInt64) throws(Fault) -> UInt64 {
+        if d.isMem && (o.kind == .E || o.kind == .M) { return try readRMW(seg: d.seg, off: ea, size: size) }
+        return try readOp(o, d, size, ea)
+    }
+
     @inline(__always)
     func writeOp(_ o: Operand, _ d: Instr, _ size: UInt8, _ ea: UInt64, _ v: UInt64) throws(Fault) {
         switch o.kind {
@@ -294,6 +301,14 @@ extension CPU {
     @inline(__always)
     func execute(_ d: inout Instr) throws(Fault) {
         if d.attrs.contains(.privileged) && s.pointee.cpl != 0 && protectedMode {
+            // A control/debug register that does not exist is #UD before the privilege check.
+            if d.opcode >= 0x120 && d.opcode <= 0x123 {
+                let n = d.reg
+                if d.opcode & 1 == 0 ? !(n == 0 || n == 2 || n == 3 || n == 4 || n == 8)
+                                     : (n > 7 || ((n == 4 || n == 5) && s.pointee.cr4 & CR4Bit.DE != 0)) {
+                    throw Fault.undefined
+                }
+            }
             // LLDT/LTR are not recognised in virtual-8086 mode (#UD, raised by their handler).
             if !(v86 && (d.mn == .LLDT || d.mn == .LTR)) { throw Fault.gp(0) }
         }

@@ -347,6 +347,25 @@ extension CPU {
         return try readLinear(lin, size: Int(size), user: userAccess)
     }
 
+    /// Reads the destination of a read-modify-write instruction: the access is checked (and a
+    /// page fault reported) as a write, as the hardware's locked/RMW read does.
+    @inline(__always)
+    public func readRMW(seg: UInt8, off: UInt64, size: UInt8) throws(Fault) -> UInt64 {
+        let lin = try linear(seg: seg, off: off, size: size, write: true)
+        let user = userAccess
+        let e = tlbSet(user, .write) + Int((lin >> 12) & UInt64(TLB_ENTRIES - 1))
+        if e.pointee.tag == lin & ~0xFFF && Int(lin & 0xFFF) + Int(size) <= 4096 {
+            let p = UnsafeRawPointer(bitPattern: UInt(e.pointee.addend &+ lin))!
+            switch size {
+            case 1: return UInt64(p.load(as: UInt8.self))
+            case 2: return UInt64(p.loadUnaligned(as: UInt16.self))
+            case 4: return UInt64(p.loadUnaligned(as: UInt32.self))
+            default: return p.loadUnaligned(as: UInt64.self)
+            }
+        }
+        return try readLinearSlow(lin, size: Int(size), user: user, kind: .write)
+    }
+
     @inline(__always)
     public func write(seg: UInt8, off: UInt64, size: UInt8, _ v: UInt64) throws(Fault) {
         let lin = try linear(seg: seg, off: off, size: size, write: true)

@@ -20,7 +20,7 @@ public enum Mn: UInt16, CaseIterable, Sendable {
     case CLC, STC, CMC, CLI, STI, CLD, STD, HLT, FWAIT
     case LES, LDS, LSS, LFS, LGS
     case ARPL, LAR, LSL, VERR, VERW, SLDT, STR, LLDT, LTR, SGDT, SIDT, LGDT, LIDT, SMSW, LMSW
-    case INVLPG, CLTS, INVD, WBINVD, CLFLUSH, LFENCE, MFENCE, SFENCE, MONITOR, MWAIT, CLAC, STAC
+    case INVLPG, CLTS, INVD, WBINVD, CLFLUSH, CLFLUSHOPT, CLWB, LFENCE, MFENCE, SFENCE, MONITOR, MWAIT, CLAC, STAC
     case XGETBV, XSETBV, SWAPGS, RDTSCP, RDTSC, RDMSR, WRMSR, RDPMC, CPUID, SYSCALL, SYSRET, SYSENTER, SYSEXIT
     case RDFSBASE, RDGSBASE, WRFSBASE, WRGSBASE, RDRAND, RDSEED, RDPID
     case UD0, UD1, UD2, RSM, GETSEC, FPU
@@ -71,6 +71,11 @@ public struct OpAttr: OptionSet, Sendable {
     public static let privileged = OpAttr(rawValue: 1 << 7)
     public static let modrm = OpAttr(rawValue: 1 << 8)        // derived: needs a ModRM byte
     public static let mandatoryPrefix = OpAttr(rawValue: 1 << 9) // derived: selected by 66/F3/F2
+    /// #UD when reached with a 66/F2/F3 prefix that selects no variant of the opcode (vector
+    /// instructions, and `NP` entries): the prefix would name a different instruction.
+    public static let noPrefix = OpAttr(rawValue: 1 << 10)
+    /// #UD when reached with an F2/F3 prefix that selects no variant (table attribute `norep`).
+    public static let noRepPrefix = OpAttr(rawValue: 1 << 11)
 }
 
 /// Flag bits in RFLAGS order; the table's letters map onto these.
@@ -119,7 +124,7 @@ struct DecodeNode {
 /// CPUID feature names used by `feat:`; index 0 means "base ISA".
 public let featureNames = ["", "mmx", "sse", "sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt",
                            "lzcnt", "bmi1", "movbe", "adx", "aes", "pclmulqdq", "sha", "xsave", "fxsr",
-                           "fsgsbase", "rdrand", "rdseed", "rdpid"]
+                           "fsgsbase", "rdrand", "rdseed", "rdpid", "clflushopt", "clwb"]
 
 public final class OpcodeTable: @unchecked Sendable {
     public private(set) var infos: [OpInfo] = []
@@ -235,6 +240,9 @@ public final class OpcodeTable: @unchecked Sendable {
         }
         if groupReg >= 0 || map >= 2 { info.attrs.insert(.modrm) }
         if prefixSlot > 0 { info.attrs.insert(.mandatoryPrefix) }
+        if prefixSlot == 0 || ops.contains(where: { [.V, .W, .U, .H, .P, .Q, .N].contains($0.kind) }) {
+            info.attrs.insert(.noPrefix)
+        }
         for a in attrText {
             switch a {
             case "lock": info.attrs.insert(.lock)
@@ -245,6 +253,7 @@ public final class OpcodeTable: @unchecked Sendable {
             case "d64": info.attrs.insert(.default64)
             case "f64": info.attrs.insert(.force64)
             case "priv": info.attrs.insert(.privileged)
+            case "norep": info.attrs.insert(.noRepPrefix)
             default:
                 if a.hasPrefix("w:") { info.flagsWritten = Self.parseFlags(a.dropFirst(2)) }
                 else if a.hasPrefix("r:") { info.flagsRead = Self.parseFlags(a.dropFirst(2)) }

@@ -10,7 +10,9 @@
 //             lock (LOCK allowed), rep (REP meaningful), end (ends a translation block),
 //             i64 (invalid in 64-bit mode), o64 (64-bit mode only), d64 (64-bit default operand
 //             size in long mode), f64 (operand size forced to 64 in long mode), priv (CPL 0 only),
-//             feat:NAME (CPUID feature needed).
+//             feat:NAME (CPUID feature needed), norep (#UD with an F2/F3 prefix that selects
+//             no variant). A leading NP: #UD with any 66/F2/F3 that selects no variant (implied
+//             for MMX/SSE forms).
 // Mnemonics the interpreter does not execute yet decode normally and raise #UD when run
 // (counted in CPUState.ud_count).
 
@@ -366,14 +368,14 @@ FF/6 PUSH Ev d64
 0F 01/4 SMSW Ev
 0F 01/6 LMSW Ew priv end
 0F 01/7.m INVLPG Mb priv end
-0F 01/1.r0 MONITOR -
-0F 01/1.r1 MWAIT - end
-0F 01/1.r2 CLAC - w:A
-0F 01/1.r3 STAC - w:A
-0F 01/2.r0 XGETBV -
-0F 01/2.r1 XSETBV - priv end
+NP 0F 01/1.r0 MONITOR -
+NP 0F 01/1.r1 MWAIT - end
+NP 0F 01/1.r2 CLAC - w:A
+NP 0F 01/1.r3 STAC - w:A
+NP 0F 01/2.r0 XGETBV -
+NP 0F 01/2.r1 XSETBV - priv end
 0F 01/7.r0 SWAPGS - o64 priv
-0F 01/7.r1 RDTSCP -
+NP 0F 01/7.r1 RDTSCP -
 0F 02 LAR Gv,Ew w:Z
 0F 03 LSL Gv,Ew w:Z
 0F 05 SYSCALL - end
@@ -585,7 +587,7 @@ F2 0F 70 PSHUFLW Vx,Wx,Ib feat:sse2
 66 0F 75 PCMPEQW Vx,Wx feat:sse2
 0F 76 PCMPEQD Pq,Qq feat:mmx
 66 0F 76 PCMPEQD Vx,Wx feat:sse2
-0F 77 EMMS - feat:mmx
+NP 0F 77 EMMS - feat:mmx
 66 0F 7C HADDPD Vpd,Wpd feat:sse3
 F2 0F 7C HADDPS Vps,Wps feat:sse3
 66 0F 7D HSUBPD Vpd,Wpd feat:sse3
@@ -640,17 +642,19 @@ F3 0F 7F MOVDQU Wx,Vx feat:sse2
 0F AB BTS Ev,Gv w:C u:OSAP lock
 0F AC SHRD Ev,Gv,Ib w:OSZAPC u:OA
 0F AD SHRD Ev,Gv,CL w:OSZAPC u:OA
-0F AE/0.m FXSAVE M feat:fxsr
-0F AE/1.m FXRSTOR M feat:fxsr
-0F AE/2.m LDMXCSR Md feat:sse
-0F AE/3.m STMXCSR Md feat:sse
-0F AE/4.m XSAVE M feat:xsave
-0F AE/5.m XRSTOR M feat:xsave
-0F AE/6.m XSAVEOPT M feat:xsave
-0F AE/7.m CLFLUSH Mb
-0F AE/5.r LFENCE -
-0F AE/6.r MFENCE -
-0F AE/7.r SFENCE -
+NP 0F AE/0.m FXSAVE M feat:fxsr
+NP 0F AE/1.m FXRSTOR M feat:fxsr
+NP 0F AE/2.m LDMXCSR Md feat:sse
+NP 0F AE/3.m STMXCSR Md feat:sse
+NP 0F AE/4.m XSAVE M feat:xsave
+NP 0F AE/5.m XRSTOR M feat:xsave
+NP 0F AE/6.m XSAVEOPT M feat:xsave
+NP 0F AE/7.m CLFLUSH Mb
+66 0F AE/6.m CLWB Mb feat:clwb
+66 0F AE/7.m CLFLUSHOPT Mb feat:clflushopt
+NP 0F AE/5.r LFENCE -
+NP 0F AE/6.r MFENCE -
+NP 0F AE/7.r SFENCE -
 F3 0F AE/0.r RDFSBASE Ry o64 feat:fsgsbase
 F3 0F AE/1.r RDGSBASE Ry o64 feat:fsgsbase
 F3 0F AE/2.r WRFSBASE Ry o64 feat:fsgsbase
@@ -683,7 +687,7 @@ F3 0F BD LZCNT Gv,Ev w:OSZAPC u:OSAP feat:lzcnt
 66 0F C2 CMPPD Vpd,Wpd,Ib feat:sse2
 F3 0F C2 CMPSS Vss,Wss,Ib feat:sse
 F2 0F C2 CMPSD Vsd,Wsd,Ib feat:sse2
-0F C3 MOVNTI My,Gy feat:sse2
+NP 0F C3 MOVNTI My,Gy feat:sse2
 0F C4 PINSRW Pq,Ew,Ib feat:sse
 66 0F C4 PINSRW Vx,Ew,Ib feat:sse2
 0F C5 PEXTRW Gd,Nq,Ib feat:sse
@@ -691,8 +695,8 @@ F2 0F C2 CMPSD Vsd,Wsd,Ib feat:sse2
 0F C6 SHUFPS Vps,Wps,Ib feat:sse
 66 0F C6 SHUFPD Vpd,Wpd,Ib feat:sse2
 0F C7/1.m CMPXCHG8B Mq w:Z lock
-0F C7/6.r RDRAND Rv w:OSZAPC feat:rdrand
-0F C7/7.r RDSEED Rv w:OSZAPC feat:rdseed
+0F C7/6.r RDRAND Rv w:OSZAPC feat:rdrand norep
+0F C7/7.r RDSEED Rv w:OSZAPC feat:rdseed norep
 F3 0F C7/7.r RDPID Ry feat:rdpid
 0F C8 BSWAP Zv
 0F C9 BSWAP Zv
@@ -871,8 +875,8 @@ F2 0F F0 LDDQU Vx,Mx feat:sse3
 66 0F38 DD AESENCLAST Vdq,Wdq feat:aes
 66 0F38 DE AESDEC Vdq,Wdq feat:aes
 66 0F38 DF AESDECLAST Vdq,Wdq feat:aes
-0F38 F0 MOVBE Gv,Mv feat:movbe
-0F38 F1 MOVBE Mv,Gv feat:movbe
+0F38 F0 MOVBE Gv,Mv feat:movbe norep
+0F38 F1 MOVBE Mv,Gv feat:movbe norep
 F2 0F38 F0 CRC32 Gy,Eb feat:sse4.2
 F2 0F38 F1 CRC32 Gy,Ev feat:sse4.2
 66 0F38 F6 ADCX Gy,Ey r:C w:C feat:adx

@@ -155,9 +155,15 @@ extension CPU {
     }
 
     /// 16-byte load; `aligned` requests the legacy-SSE 16-byte alignment check (#GP(0)).
+    /// The legacy-SSE alignment check comes before the segment/canonical checks (#GP, not #SS).
+    @inline(__always) func misaligned16(_ seg: UInt8, _ ea: UInt64) -> Bool {
+        let base = seg >= 4 || s.pointee.mode & UInt32(MODE_CS64) == 0 ? sreg[Int(seg)].base : 0
+        return (base &+ ea) & 15 != 0
+    }
+
     @inline(__always) func read16(_ seg: UInt8, _ ea: UInt64, aligned: Bool) throws(Fault) -> V128 {
+        if aligned && misaligned16(seg, ea) { throw Fault.gp(0) }
         let lin = try linear(seg: seg, off: ea, size: 16, write: false)
-        if aligned && lin & 15 != 0 { throw Fault.gp(0) }
         let u = userAccess
         let lo = try readLinear(lin, size: 8, user: u)
         let hi = try readLinear(wrapLinear(lin &+ 8), size: 8, user: u)
@@ -165,8 +171,8 @@ extension CPU {
     }
 
     @inline(__always) func write16(_ seg: UInt8, _ ea: UInt64, _ v: V128, aligned: Bool) throws(Fault) {
+        if aligned && misaligned16(seg, ea) { throw Fault.gp(0) }
         let lin = try linear(seg: seg, off: ea, size: 16, write: true)
-        if aligned && lin & 15 != 0 { throw Fault.gp(0) }
         let u = userAccess
         if lin & 0xFFF > 0xFF0 { try probeWrite(lin, size: 16, user: u) }
         try writeLinear(lin, size: 8, user: u, v.lo)
@@ -236,8 +242,25 @@ extension CPU {
         } else if mmx || op == .EMMS {
             try mmxCheck()
         }
-        try execSSE(op, &d, ea, e)
+        // The x87-to-MMX transition (TOP = 0, all tags valid), ordered as the hardware does it
+        // against faults: a memory source is read first (a fault leaves the x87 state alone), a
+        // store sets TOP before writing and the tags after; #XM comes after the transition.
+        if mmx && d.isMem {
+            if e & vfStore != 0 {
+                s.pointee.fsw &= ~0x3800
+                try execSSE(op, &d, ea, e)
+                s.pointee.ftw = 0
+                return true
+            }
+            do { try execSSE(op, &d, ea, e) } catch {
+                if error.vector == Fault.XM { mmxEnter() }
+                throw error
+            }
+            mmxEnter()
+            return true
+        }
         if mmx { mmxEnter() }
+        try execSSE(op, &d, ea, e)
         return true
     }
 

@@ -90,7 +90,10 @@ extension CPU {
             for i in 0..<w where mask[i] & 0x80 != 0 { any = true; break }
             if !any { break }
             let lin = try linear(seg: d.seg, off: base, size: UInt8(w), write: true)
-            try probeWrite(lin, size: w, user: userAccess)
+            // Checked in 8-byte halves, the high half of MASKMOVDQU first (as the host reports
+            // the faulting address), whatever the mask selects within a half.
+            if w == 16 { try probeWrite(wrapLinear(lin &+ 8), size: 8, user: userAccess) }
+            try probeWrite(lin, size: 8, user: userAccess)
             for i in 0..<w where mask[i] & 0x80 != 0 {
                 try writeLinear(wrapLinear(lin &+ UInt64(i)), size: 1, user: userAccess, UInt64(data[i]))
             }
@@ -109,6 +112,7 @@ extension CPU {
             writeReg(d.reg, size: 4, rex: d.rex, m)
         case .EMMS:
             s.pointee.ftw = 0xFFFF
+            s.pointee.fsw &= ~0x3800
 
         // ---- shifts ----------------------------------------------------------------------------
         case .PSRLW, .PSRLD, .PSRLQ, .PSRAW, .PSRAD, .PSLLW, .PSLLD, .PSLLQ, .PSRLDQ, .PSLLDQ:

@@ -101,6 +101,83 @@ struct FPCtx {
     return fpOut(r, &c)
 }
 
+/// Is x op y (k: 0 add, 1 sub, 2 mul, 3 div) inexact when the exponent range is unbounded?
+/// Independent of the rounding mode; computed in round-to-nearest outside any FP window.
+@inline(never)
+func fpInexactUnbounded<T: SSEFloat>(_ k: Int, _ a: T, _ b: T, daz: Bool) -> Bool {
+    var x = a, y = b
+    if daz { if x.isSubnormal { x = 0 }; if y.isSubnormal { y = 0 } }
+    if !x.isFinite || !y.isFinite || x.isZero || y.isZero { return false }
+    switch k {
+    case 0, 1:
+        if k == 1 { y = -y }
+        var s = x + y
+        if !s.isFinite {
+            if x.isSubnormal || y.isSubnormal { return true }
+            x = x / 2; y = y / 2; s = x + y
+        }
+        let bb = s - x
+        return (x - (s - bb)) + (y - bb) != 0
+    case 2:
+        let xs = T(sign: x.sign, exponent: 0, significand: x.significand)
+        let ys = T(sign: y.sign, exponent: 0, significand: y.significand)
+        let p = xs * ys
+        return (-p).addingProduct(xs, ys) != 0
+    default:
+        let xs = T(sign: x.sign, exponent: 0, significand: x.significand)
+        let ys = T(sign: y.sign, exponent: 0, significand: y.significand)
+        let q = xs / ys
+        return xs.addingProduct(-q, ys) != 0
+    }
+}
+
+/// PE of a whole operation under the unbounded-exponent rule, or nil when not modelled.
+func fpUnboundedInexact(_ op: VOp, _ a: V128, _ b: V128, daz: Bool) -> Bool? {
+    func k(_ op: VOp) -> Int {
+        switch op {
+        case .ADDPS, .ADDPD, .ADDSS, .ADDSD: return 0
+        case .SUBPS, .SUBPD, .SUBSS, .SUBSD: return 1
+        case .MULPS, .MULPD, .MULSS, .MULSD: return 2
+        default: return 3
+        }
+    }
+    var pe = false
+    switch op {
+    case .ADDPS, .SUBPS, .MULPS, .DIVPS:
+        for i in 0..<4 { pe = pe || fpInexactUnbounded(k(op), a.ps[i], b.ps[i], daz: daz) }
+    case .ADDPD, .SUBPD, .MULPD, .DIVPD:
+        for i in 0..<2 { pe = pe || fpInexactUnbounded(k(op), a.pd[i], b.pd[i], daz: daz) }
+    case .ADDSS, .SUBSS, .MULSS, .DIVSS:
+        pe = fpInexactUnbounded(k(op), a.ps[0], b.ps[0], daz: daz)
+    case .ADDSD, .SUBSD, .MULSD, .DIVSD:
+        pe = fpInexactUnbounded(k(op), a.pd[0], b.pd[0], daz: daz)
+    case .ADDSUBPS:
+        for i in 0..<4 { pe = pe || fpInexactUnbounded(i & 1 == 0 ? 1 : 0, a.ps[i], b.ps[i], daz: daz) }
+    case .ADDSUBPD:
+        for i in 0..<2 { pe = pe || fpInexactUnbounded(i & 1 == 0 ? 1 : 0, a.pd[i], b.pd[i], daz: daz) }
+    case .HADDPS, .HSUBPS:
+        let kk = op == .HADDPS ? 0 : 1
+        for i in 0..<2 {
+            pe = pe || fpInexactUnbounded(kk, a.ps[2 * i], a.ps[2 * i + 1], daz: daz)
+            pe = pe || fpInexactUnbounded(kk, b.ps[2 * i], b.ps[2 * i + 1], daz: daz)
+        }
+    case .HADDPD, .HSUBPD:
+        let kk = op == .HADDPD ? 0 : 1
+        pe = fpInexactUnbounded(kk, a.pd[0], a.pd[1], daz: daz) || fpInexactUnbounded(kk, b.pd[0], b.pd[1], daz: daz)
+    case .CVTPD2PS, .CVTSD2SS:
+        for i in 0..<(op == .CVTPD2PS ? 2 : 1) {
+            var x = b.pd[i]
+            if daz && x.isSubnormal { x = 0 }
+            if !x.isFinite || x.isZero { continue }
+            let xs = Double(sign: x.sign, exponent: 0, significand: x.significand)
+            pe = pe || Double(Float(xs)) != xs
+        }
+    default:
+        return nil
+    }
+    return pe
+}
+
 /// Is the exact x*y (k = 2) or x/y (k = 3) below the smallest normal? (Called only when the
 /// rounded result is exactly the smallest normal; scaled so the error terms do not underflow.)
 @inline(never)
@@ -121,11 +198,16 @@ func tinyBeforeRounding<T: SSEFloat>(_ k: Int, _ x: T, _ y: T) -> Bool {
 
 @inline(__always) func fpSqrt<T: SSEFloat>(_ a: T, _ c: inout FPCtx) -> T {
     if a.isNaN { if a.isSignalingNaN { c.flags |= mxIE }; return quiet(a) }
+    // A negative operand is invalid before it is a denormal (no DE), unless DAZ makes it -0.
+    if a.sign == .minus && a.isSubnormal && !c.daz { c.flags |= mxIE; return -T.nan }
     return fpIn(a, &c).squareRoot()
 }
 
 @inline(__always) func fpMinMax<T: SSEFloat>(_ a: T, _ b: T, max: Bool, _ c: inout FPCtx) -> T {
-    if a.isNaN || b.isNaN { c.flags |= mxIE; return b }
+    if a.isNaN || b.isNaN {
+        c.flags |= mxIE
+        return c.daz && b.isSubnormal ? T(signOf: b, magnitudeOf: 0) : b
+    }
     let x = fpIn(a, &c), y = fpIn(b, &c)
     if max { return x > y ? x : y }
     return x < y ? x : y
@@ -304,23 +386,25 @@ func fpHostOp(_ op: VOp, _ p: UnsafeMutablePointer<FPScratch>, _ c: inout FPCtx)
         let x = a.pd, y = b.pd
         r.pd = SIMD2<Double>(fpBin(k, x[0], x[1], &c), fpBin(k, y[0], y[1], &c))
     case .DPPS:
+        // Each lane adds the products in its own order (which only shows in which NaN wins):
+        // t[i] = p[i^1] + p[i], lane i = t[i] + t[i^2].
         let imm = p.pointee.imm
         let x = a.ps, y = b.ps
         var t = SIMD4<Float>()
         for i in 0..<4 where imm & (0x10 << i) != 0 { t[i] = fpBin(2, x[i], y[i], &c) }
-        let s1 = fpBin(0, t[0], t[1], &c), s2 = fpBin(0, t[2], t[3], &c)
-        let sum = fpBin(0, s1, s2, &c)
+        var h = SIMD4<Float>()
+        for i in 0..<4 { h[i] = fpBin(0, t[i ^ 1], t[i], &c) }
         var v = SIMD4<Float>()
-        for i in 0..<4 where imm & (1 << i) != 0 { v[i] = sum }
+        for i in 0..<4 where imm & (1 << i) != 0 { v[i] = fpBin(0, h[i], h[i ^ 2], &c) }
         r.ps = v
     case .DPPD:
         let imm = p.pointee.imm
         let x = a.pd, y = b.pd
         var t = SIMD2<Double>()
         for i in 0..<2 where imm & (0x10 << i) != 0 { t[i] = fpBin(2, x[i], y[i], &c) }
-        let sum = fpBin(0, t[0], t[1], &c)
+        // Lane i adds p[i] + p[i^1] (the order only shows in which NaN wins).
         var v = SIMD2<Double>()
-        for i in 0..<2 where imm & (1 << i) != 0 { v[i] = sum }
+        for i in 0..<2 where imm & (1 << i) != 0 { v[i] = fpBin(0, t[i], t[i ^ 1], &c) }
         r.pd = v
     case .CVTPD2PS:
         let x = b.pd
@@ -363,7 +447,13 @@ extension CPU {
         let hf = withUnsafeMutablePointer(to: &sc) { p in
             fpWindow(mx, p) { p in fpHostOp(op, p, &c) }
         }
-        try fpCommit(c.flags | hf)
+        var f = c.flags | hf
+        if f & ~(mx >> 7) & (mxOE | mxUE) != 0, let pe = fpUnboundedInexact(op, a, b, daz: c.daz) {
+            // With overflow/underflow unmasked, PE means the result is inexact even with an
+            // unbounded exponent (not the inexactness of the masked, denormalised result).
+            f = (f & ~mxPE) | (pe ? mxPE : 0)
+        }
+        try fpCommit(f)
         return sc.r
     }
 

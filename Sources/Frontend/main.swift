@@ -1,6 +1,7 @@
 import ArgumentParser
 import CPU
 import Machine
+import DiffTest
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -58,7 +59,7 @@ struct Emu: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emu",
         abstract: "A full-system x86-64 emulator.",
-        subcommands: [Boot.self, RunROM.self, Decode.self])
+        subcommands: [Boot.self, RunROM.self, Decode.self, DiffTestCommand.self])
 }
 
 struct RunROM: ParsableCommand {
@@ -326,6 +327,36 @@ struct Decode: ParsableCommand {
         } catch {
             print("fault \(error)")
         }
+    }
+}
+
+struct DiffTestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "difftest",
+        abstract: "Run random instruction sequences on the host CPU and in the interpreter and compare the results.")
+    @Option(help: "Instructions to test (set-up moves not counted).") var count: Int = 100_000
+    @Option(help: "Random seed (the same seed gives the same sequences).") var seed: UInt64 = 1
+    @Option(help: "Only this opcode-table mnemonic (e.g. ADD, PSHUFB, FADD).") var only: String?
+    @Option(help: "Replay one case of the seed (as printed in a mismatch report).") var `case`: Int?
+    @Option(help: "Longest sequence (instructions).") var maxLength: Int = 4
+    @Option(help: "Mismatch reports to print.") var reports: Int = 10
+    @Flag(help: "List the instructions that are never generated, and why.") var listExclusions = false
+    func run() throws {
+        var o = DiffTester.Options()
+        o.count = count; o.seed = seed; o.only = only; o.onlyCase = `case`; o.maxLength = max(1, maxLength)
+        o.maxReports = reports
+        guard let t = DiffTester(options: o) else {
+            eprint("emu difftest: cannot set up the native runner (needs x86-64 Linux with XSAVE and a free region below 2 GiB)")
+            throw ExitCode(EmuStatus.userError)
+        }
+        if listExclusions { print(DiffTester.exclusionText(t.gen), terminator: ""); return }
+        if t.gen.pool.isEmpty {
+            eprint("emu difftest: nothing to test\(only.map { " for '\($0)'" } ?? "")")
+            throw ExitCode(EmuStatus.userError)
+        }
+        let s = t.run()
+        print(t.summaryText(s), terminator: "")
+        if s.mismatchCount > 0 { throw ExitCode(1) }
     }
 }
 

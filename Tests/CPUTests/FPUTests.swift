@@ -559,7 +559,8 @@ final class FPUTests: XCTestCase {
     // MARK: state save / restore
 
     /// ST0 = 0, ST1 = -2, ST2 = 1.5 (TOP = 5), RC up, IM and ZM unmasked, a pending ZE from
-    /// `fdiv st2, st0` at 0x101F (DC FA), last data operand 0x3020.
+    /// `fdiv st2, st0` at 0x101F (DC FA). FOP is recorded for that unmasked exception; FDP is
+    /// not (it has no memory operand; CPUID.7.EBX[6] FDP_EXCPTN_ONLY).
     func loadSomeState() {
         w80(0x3000, 1.5); w80(0x3010, -2); w80(0x3020, 0)
         mem.write(0x3030, size: 2, value: 0x0B7A)
@@ -569,7 +570,7 @@ final class FPUTests: XCTestCase {
         XCTAssertEqual(cpu.s.pointee.ftw, 0x07FF)
         XCTAssertEqual(cpu.s.pointee.fip, 0x101F)
         XCTAssertEqual(cpu.s.pointee.fop, 0x4FA)
-        XCTAssertEqual(cpu.s.pointee.fdp, 0x3020)
+        XCTAssertEqual(cpu.s.pointee.fdp, 0)
     }
 
     func testFSaveFRstorAndEnv32BitFormat() {
@@ -581,9 +582,9 @@ final class FPUTests: XCTestCase {
         XCTAssertEqual(mem.read(0x4004, size: 4), 0xFFFF_0000 | UInt64(sw))
         XCTAssertEqual(mem.read(0x4008, size: 4), 0xFFFF_0000 | UInt64(tw))
         XCTAssertEqual(mem.read(0x400C, size: 4), 0x101F)
-        XCTAssertEqual(mem.read(0x4010, size: 4), 0x04FA_0000 | UInt64(cpu.sreg[1].selector))
-        XCTAssertEqual(mem.read(0x4014, size: 4), 0x3020)
-        XCTAssertEqual(mem.read(0x4018, size: 4), 0xFFFF_0010)
+        XCTAssertEqual(mem.read(0x4010, size: 4), 0x04FA_0000, "FCS deprecated: stored as 0")
+        XCTAssertEqual(mem.read(0x4014, size: 4), 0)
+        XCTAssertEqual(mem.read(0x4018, size: 4), 0xFFFF_0000, "FDS deprecated: stored as 0")
         same(r80(0x4000 + 28), 0, "ST0 image"); same(r80(0x4000 + 38), -2, "ST1 image"); same(r80(0x4000 + 48), 1.5, "ST2 image")
         XCTAssertEqual(cpu.s.pointee.fcw, 0x37F); XCTAssertEqual(cpu.s.pointee.ftw, 0xFFFF); XCTAssertEqual(fsw, 0)
         XCTAssertNil(run("frstor [0x4000]"))
@@ -612,13 +613,14 @@ final class FPUTests: XCTestCase {
         cpu.sreg[3] = SegmentCache(base: 0x200, limit: 0xFFFF, selector: 0x20, attr: UInt16(ATTR_P | ATTR_S | 0x3))
         run("finit; fld tword [0x2E00]; fsqrt; fsave [0x3E00]")
         XCTAssertNil(fault)
-        // 16-bit real-mode layout: linear FIP 0x1007 (fsqrt), FOP, linear FDP 0x3000.
+        // 16-bit real-mode layout: linear FIP 0x1007 (fsqrt); FOP and FDP are only recorded for
+        // unmasked exceptions, so they keep FINIT's zeros.
         let b = 0x4000 as UInt64
         XCTAssertEqual(mem.read(b, size: 2), 0x37F)
         XCTAssertEqual(mem.read(b + 4, size: 2), 0x3FFF)
         XCTAssertEqual(mem.read(b + 6, size: 2), 0x1007)
-        XCTAssertEqual(mem.read(b + 8, size: 2), 0x01FA)
-        XCTAssertEqual(mem.read(b + 10, size: 2), 0x3000)
+        XCTAssertEqual(mem.read(b + 8, size: 2), 0)
+        XCTAssertEqual(mem.read(b + 10, size: 2), 0)
         XCTAssertEqual(mem.read(b + 12, size: 2), 0)
         same(r80(b + 14), Float80(3).squareRoot(), "ST0 in 94-byte image")
         run("frstor [0x3E00]")
@@ -627,14 +629,14 @@ final class FPUTests: XCTestCase {
         // 32-bit operand size in real mode: 108-byte image, FIP[31:16] in bits 12..27.
         run("o32 fnsave [0x3E00]; o32 frstor [0x3E00]")
         XCTAssertEqual(mem.read(b + 12, size: 4), 0xFFFF_1007)
-        XCTAssertEqual(mem.read(b + 16, size: 4), 0x01FA)
+        XCTAssertEqual(mem.read(b + 16, size: 4), 0)
         same(r80(b + 28), Float80(3).squareRoot(), "ST0 in 108-byte image")
         // 16-bit protected mode format (operand size prefix in 32-bit code).
         enter32()
         run("finit; fld1; o16 fnstenv [0x5000]")
         XCTAssertEqual(mem.read(0x5000, size: 2), 0x37F)
         XCTAssertEqual(mem.read(0x5006, size: 2), 0x1003)
-        XCTAssertEqual(mem.read(0x5008, size: 2), 0x08)
+        XCTAssertEqual(mem.read(0x5008, size: 2), 0, "FCS deprecated: stored as 0")
     }
 
     func testFXSaveFXRstor() {
@@ -653,8 +655,9 @@ final class FPUTests: XCTestCase {
         XCTAssertEqual(mem.read(0x6004, size: 1), 0xE0, "abridged tag: R5..R7")
         XCTAssertEqual(mem.read(0x6006, size: 2), 0x4FA)
         XCTAssertEqual(mem.read(0x6008, size: 4), 0x101F)
-        XCTAssertEqual(mem.read(0x6010, size: 4), 0x3020)
-        XCTAssertEqual(mem.read(0x6014, size: 2), 0x10)
+        XCTAssertEqual(mem.read(0x600C, size: 2), 0, "FCS deprecated: stored as 0")
+        XCTAssertEqual(mem.read(0x6010, size: 4), 0)
+        XCTAssertEqual(mem.read(0x6014, size: 2), 0, "FDS deprecated: stored as 0")
         XCTAssertEqual(mem.read(0x6018, size: 4), 0x1FA0)
         XCTAssertEqual(mem.read(0x601C, size: 4), 0xFFFF)
         same(r80(0x6020), 0, "ST0"); same(r80(0x6030), -2, "ST1"); same(r80(0x6040), 1.5, "ST2")
@@ -664,7 +667,7 @@ final class FPUTests: XCTestCase {
         // REX.W form: 64-bit FIP/FDP.
         XCTAssertNil(run("fxsave64 [0x6200]"))
         XCTAssertEqual(r64(0x6208), 0x101F)
-        XCTAssertEqual(r64(0x6210), 0x3020)
+        XCTAssertEqual(r64(0x6210), 0)
         // Round trip.
         run("fninit")
         memset(cpu_ymm(cpu.s)!, 0, 16 * 32)
@@ -718,10 +721,18 @@ final class FPUTests: XCTestCase {
         XCTAssertEqual(cpu.gpr[0] & 0xFFFF, 0x3000)
         XCTAssertEqual(mem.read(0x3040, size: 2), 0x37F)
         XCTAssertEqual(mem.read(0x3042, size: 2), 0x3000)
-        XCTAssertEqual(cpu.s.pointee.fop, 0x1C0, "FLD ST(0) = D9 C0; control instructions leave FOP")
-        XCTAssertEqual(cpu.s.pointee.fdp, 0x3000)
-        XCTAssertEqual(cpu.s.pointee.fds, 0x10)
+        XCTAssertEqual(cpu.s.pointee.fop, 0, "FOP only records instructions with unmasked exceptions")
+        XCTAssertEqual(cpu.s.pointee.fdp, 0, "FDP too (CPUID.7.EBX[6])")
+        XCTAssertEqual(cpu.s.pointee.fip, 0x1008, "FIP records every non-control instruction (FLD ST(0))")
         XCTAssertEqual(cpu.s.pointee.fcs, 0x08)
+        // An unmasked exception from a memory operand records FOP, FDP and FDS.
+        mem.write(0x3050, size: 4, value: 0)
+        mem.write(0x3054, size: 2, value: 0x037B)   // ZM unmasked
+        run("fldcw [0x3054]; fdiv dword [0x3050]")
+        XCTAssertEqual(cpu.s.pointee.fop, 0x035, "D8 /6 with ModRM 0x35")
+        XCTAssertEqual(cpu.s.pointee.fdp, 0x3050)
+        XCTAssertEqual(cpu.s.pointee.fds, 0x10)
+        run("fnclex; fldcw [0x3040]")
         // FLDCW keeps bit 6 set and drops reserved bits.
         mem.write(0x3044, size: 2, value: 0xFFC0)
         run("fldcw [0x3044]; fnstcw [0x3046]")
