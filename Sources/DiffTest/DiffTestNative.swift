@@ -5,7 +5,7 @@ import CDiffTest
 
 /// The host side: a fixed region below 2 GiB (so absolute disp32 operands reach it) holding
 ///   +0x0000 guard (no access), +0x1000 scratch (8 KiB, read/write), +0x3000 guard,
-///   +0x4000 code (8 KiB, read/write/execute), the rest reserved.
+///   +0x4000 code (8 KiB; read/execute, made writable only while a sequence is placed: W^X), the rest reserved.
 /// The interpreter maps the same linear addresses (see `EmuHarness`), so every pointer a test
 /// puts in a register means the same thing on both sides.
 public final class NativeRunner {
@@ -30,7 +30,7 @@ public final class NativeRunner {
         }
         if chosen == 0 { return nil }
         base = chosen
-        guard dt_protect(chosen + 0x1000, 0x2000, 3) == 0, dt_protect(chosen + 0x4000, 0x2000, 7) == 0 else { return nil }
+        guard dt_protect(chosen + 0x1000, 0x2000, 3) == 0, dt_protect(chosen + 0x4000, 0x2000, 5) == 0 else { return nil }
         let raw = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<DTNative>.size, alignment: 64)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<DTNative>.size)
         st = raw.bindMemory(to: DTNative.self, capacity: 1)
@@ -57,6 +57,9 @@ public final class NativeRunner {
     func placeCode(_ code: [UInt8]) {
         let p = UnsafeMutablePointer<UInt8>(bitPattern: UInt(codeAddr))!
         precondition(code.count + 14 <= NativeRunner.codeSize)
+        // W^X: writable while the bytes go in, then read/execute (as the emulator side maps it).
+        precondition(dt_protect(codeAddr, NativeRunner.codeSize, 3) == 0, "mprotect of the difftest code page failed")
+        defer { precondition(dt_protect(codeAddr, NativeRunner.codeSize, 5) == 0, "mprotect of the difftest code page failed") }
         code.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: code.count) }
         var tail: [UInt8] = [0xFF, 0x25, 0, 0, 0, 0]
         for i in 0..<8 { tail.append(UInt8(truncatingIfNeeded: exitAddress >> UInt64(8 * i))) }
