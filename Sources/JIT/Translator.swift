@@ -236,7 +236,7 @@ final class Translator {
                 storeRIP(rips[kk])
                 asm.mov(.qword, .rdi, .r15)
                 asm.mov(.qword, .rsi, Int64(bitPattern: nexts[kk]))
-                asm.call(absolute: JITHelpers.step)
+                asm.call(absolute: JITHelpers.stepSlow)
                 asm.test(.dword, .rax, .rax)
                 asm.jcc(.ne, helperExitLabel(kk))
                 if let r = rejoin {
@@ -248,9 +248,16 @@ final class Translator {
                 }
             case .chainStub(let label, let target, let slot):
                 asm.bind(label)
-                storeRIP(target)
-                asm.mov(.dword, .rax, Int64(slot << 2) | Int64(JITExit.chainTag))
-                asm.jmp(absolute: exitAddr)
+                if samePage(target) {
+                    storeRIP(target)
+                    asm.mov(.dword, .rax, Int64(slot << 2) | Int64(JITExit.chainTag))
+                    asm.jmp(absolute: exitAddr)
+                } else {
+                    // Never patched (another linear page may be remapped): through the jump cache.
+                    asm.mov(.qword, .rax, Int64(bitPattern: target))
+                    asm.mov(.qword, Mem(.rbp, offRIP), .rax)
+                    asm.jmp(absolute: engine.indirectStub)
+                }
             }
             i += 1
         }
@@ -321,6 +328,13 @@ final class Translator {
             asm.mov(.qword, .rax, Int64(bitPattern: v))
             asm.mov(.qword, Mem(.rbp, offRIP), .rax)
         }
+    }
+
+    /// True when `target` (a RIP) is in the linear page of the block's first byte (chainable).
+    func samePage(_ target: UInt64) -> Bool {
+        let lin = code64 ? target : (key.csBase &+ target) & 0xFFFF_FFFF
+        let start = code64 ? key.rip : (key.csBase &+ key.rip) & 0xFFFF_FFFF
+        return lin >> 12 == start >> 12
     }
 
     /// A direct exit to `target`: a patchable jump, initially to a stub returning to the dispatcher.

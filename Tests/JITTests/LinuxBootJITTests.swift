@@ -25,6 +25,7 @@ final class LinuxBootJITTests: XCTestCase {
         _ = cfg
         let m = try makeMachine(out)
         let engine = jit ? try JITEngine(cpu: m.cpu) : nil
+        engine?.profileHelpers = ProcessInfo.processInfo.environment["JIT_PROFILE"] != nil
         let marker = Array("EMU-GUEST-READY".utf8)
         let start = Date()
         var scanned = 0
@@ -53,6 +54,10 @@ final class LinuxBootJITTests: XCTestCase {
                     XCTFail("hung"); return Boot(seconds: 0, icount: 0, serial: out.text, stats: "")
                 }
             }
+        }
+        if let e = engine, e.profileHelpers {
+            for (k, v) in e.helperCounts.sorted(by: { $0.value > $1.value }).prefix(40) { print("HELPER \(k): \(v)") }
+            for (k, v) in e.slowRIPs.sorted(by: { $0.value > $1.value }).prefix(12) { print("SLOW \(String(k, radix: 16)): \(v) \(e.slowText[k] ?? "")") }
         }
         return Boot(seconds: Date().timeIntervalSince(start), icount: m.cpu.s.pointee.icount,
                     serial: out.text, stats: engine?.statistics ?? "")
