@@ -157,6 +157,7 @@ public final class JITEngine {
     /// Native instructions that took their slow path (TLB miss, limit, page crossing, bad target).
     public private(set) var slowPathSteps: UInt64 = 0
     public private(set) var tlbFlushCount: UInt64 = 0
+    public private(set) var tlbFills: UInt64 = 0
     public private(set) var helperCounts: [String: Int] = [:]
     public private(set) var slowRIPs: [UInt64: Int] = [:]
     public private(set) var slowText: [UInt64: String] = [:]
@@ -181,7 +182,7 @@ public final class JITEngine {
     public var statistics: String {
         "blocks translated \(blocksTranslated), block entries \(blockEntries), interpreted steps \(interpretedSteps) (slow paths \(slowPathSteps)), "
             + "chains \(chainsPatched), invalidations \(invalidations), flushes \(flushes), code bytes \(cache.blockBytes); "
-            + "exits: stop \(exitsStop), jump-cache miss \(exitsIndirect), unchained \(exitsChain); dispatcher steps \(stepsNoBlock); translation \(translateNanos / 1_000_000) ms; TLB flushes \(tlbFlushCount)"
+            + "exits: stop \(exitsStop), jump-cache miss \(exitsIndirect), unchained \(exitsChain); dispatcher steps \(stepsNoBlock); translation \(translateNanos / 1_000_000) ms; TLB flushes \(tlbFlushCount), TLB fills \(tlbFills)"
     }
 
     /// - Parameters:
@@ -607,6 +608,29 @@ public final class JITEngine {
         return boundaryStatus(next)
     }
 
+    /// TLB miss of a native access: walks the page tables for `lin` as the interpreter's slow
+    /// path would (`translate`, which fills the TLB) and returns the host pointer, or 0 when the
+    /// instruction must run in the interpreter instead (page crossing, non-canonical, fault, MMIO,
+    /// a code page for writes, or an event such as an A/D-bit store into translated code).
+    /// info = write | size << 8.
+    func helperFill(_ lin: UInt64, _ info: UInt64) -> UInt64 {
+        let write = info & 1 != 0
+        let size = Int(info >> 8)
+        if Int(lin & 0xFFF) + size > 4096 { return 0 }
+        if s.pointee.mode & UInt32(MODE_CS64) != 0 {
+            if UInt64(bitPattern: Int64(bitPattern: lin << 16) >> 16) != lin { return 0 }
+        } else if lin > 0xFFFF_FFFF {
+            return 0
+        }
+        let user = s.pointee.cpl == 3
+        tlbFills &+= 1
+        do { _ = try cpu.translate(lin, kind: write ? .write : .read, user: user) } catch { return 0 }
+        if event { return 0 }
+        let e = tlb_entries(s.pointee.tlb, user ? 1 : 0, Int32(write ? TLB_WRITE : TLB_READ))! + Int((lin >> 12) & UInt64(TLB_ENTRIES - 1))
+        if e.pointee.tag != lin & ~0xFFF { return 0 }
+        return e.pointee.addend &+ lin
+    }
+
     @inline(__always)
     func boundaryStatus(_ next: UInt64) -> UInt64 {
         if s.pointee.exit_request | s.pointee.shutdown | s.pointee.halted | s.pointee.intr_shadow != 0 { return 1 }
@@ -633,6 +657,10 @@ private func jitStepSlow(_ ctx: UnsafeMutableRawPointer, _ next: UInt64) -> UInt
     withEngine(ctx) { $0.helperStep(next, slow: true) }
 }
 
+private func jitFill(_ ctx: UnsafeMutableRawPointer, _ lin: UInt64, _ info: UInt64) -> UInt64 {
+    withEngine(ctx) { $0.helperFill(lin, info) }
+}
+
 private func jitCondition(_ ctx: UnsafeMutableRawPointer, _ cc: UInt64) -> UInt64 {
     withEngine(ctx) { $0.cpu.condition(UInt8(truncatingIfNeeded: cc)) ? 1 : 0 }
 }
@@ -644,6 +672,8 @@ private func jitFlags(_ ctx: UnsafeMutableRawPointer) -> UInt64 {
 enum JITHelpers {
     typealias Fn1 = @convention(c) (UnsafeMutableRawPointer) -> UInt64
     typealias Fn2 = @convention(c) (UnsafeMutableRawPointer, UInt64) -> UInt64
+    typealias Fn3 = @convention(c) (UnsafeMutableRawPointer, UInt64, UInt64) -> UInt64
+    static let fill: UInt64 = { let f: Fn3 = jitFill; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
     static let stepSlow: UInt64 = { let f: Fn2 = jitStepSlow; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
     static let step: UInt64 = { let f: Fn2 = jitStep; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
     static let condition: UInt64 = { let f: Fn2 = jitCondition; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()

@@ -50,6 +50,7 @@ final class Translator {
     enum Cold {
         case slow(label: Label, k: Int, pending: Int, rejoin: Label?)
         case chainStub(label: Label, target: UInt64, slot: Int)
+        case fill(label: Label, hit: Label, slow: Label, info: Int32)
     }
 
     // Offsets in CPUState.
@@ -246,6 +247,22 @@ final class Translator {
                 } else {
                     asm.jmp(indirectLabel(kk))
                 }
+            case .fill(let label, let hit, let slow, let info):
+                // TLB miss: walk and fill, keep the live scratch registers, retry natively.
+                asm.bind(label)
+                asm.mov(.qword, JITABI.spillSlot(0), .rax)
+                asm.mov(.qword, JITABI.spillSlot(1), .rcx)
+                asm.mov(.qword, JITABI.spillSlot(2), .r8)
+                asm.mov(.qword, .rdi, .r15)
+                asm.mov(.dword, .rdx, Int64(info))
+                asm.call(absolute: JITHelpers.fill)
+                asm.mov(.qword, .rsi, .rax)
+                asm.mov(.qword, .rax, JITABI.spillSlot(0))
+                asm.mov(.qword, .rcx, JITABI.spillSlot(1))
+                asm.mov(.qword, .r8, JITABI.spillSlot(2))
+                asm.test(.qword, .rsi, .rsi)
+                asm.jcc(.e, slow)
+                asm.jmp(hit)
             case .chainStub(let label, let target, let slot):
                 asm.bind(label)
                 if samePage(target) {
