@@ -148,11 +148,41 @@ public final class JITEngine {
     public private(set) var invalidations = 0
     public private(set) var flushes = 0
     public private(set) var chainsPatched = 0
+    public private(set) var exitsStop: UInt64 = 0
+    public private(set) var exitsIndirect: UInt64 = 0
+    public private(set) var exitsChain: UInt64 = 0
+    public private(set) var stepsNoBlock: UInt64 = 0
+    /// Debugging: count helper-executed instructions by mnemonic in `helperCounts`.
+    public var profileHelpers = false
+    /// Native instructions that took their slow path (TLB miss, limit, page crossing, bad target).
+    public private(set) var slowPathSteps: UInt64 = 0
+    public private(set) var tlbFlushCount: UInt64 = 0
+    public private(set) var tlbFills: UInt64 = 0
+    public private(set) var helperCounts: [String: Int] = [:]
+    public private(set) var slowRIPs: [UInt64: Int] = [:]
+    public private(set) var slowText: [UInt64: String] = [:]
+
+    /// Bytes and mnemonic of the instruction at `rip` (debugging).
+    public func describeInstruction(at rip: UInt64) -> String {
+        let sk = currentStateKey()
+        let lin = sk.flags & UInt32(MODE_CS64) != 0 ? rip : (sk.csBase &+ rip) & 0xFFFF_FFFF
+        guard let h = codePointer(lin, user: s.pointee.cpl == 3) else { return "?" }
+        let n = min(15, 4096 - Int(lin & 0xFFF))
+        let bytes = Array(UnsafeBufferPointer(start: UnsafePointer<UInt8>(bitPattern: h)!, count: n))
+        var t = bytes.map { String($0, radix: 16) }.joined(separator: " ")
+        if let d = try? cpu.table.decode(bytes: bytes, mode: cpu.acceleratorDecodeMode) {
+            t = bytes.prefix(Int(d.len)).map { String($0, radix: 16) }.joined(separator: " ") + " \(d.mn) seg \(d.seg)"
+        }
+        return t
+    }
+    /// Host time spent translating (ns).
+    public private(set) var translateNanos: UInt64 = 0
 
     /// One line of counters for logs and benchmarks.
     public var statistics: String {
-        "blocks translated \(blocksTranslated), block entries \(blockEntries), interpreted steps \(interpretedSteps), "
-            + "chains \(chainsPatched), invalidations \(invalidations), flushes \(flushes), code bytes \(cache.blockBytes)"
+        "blocks translated \(blocksTranslated), block entries \(blockEntries), interpreted steps \(interpretedSteps) (slow paths \(slowPathSteps)), "
+            + "chains \(chainsPatched), invalidations \(invalidations), flushes \(flushes), code bytes \(cache.blockBytes); "
+            + "exits: stop \(exitsStop), jump-cache miss \(exitsIndirect), unchained \(exitsChain); dispatcher steps \(stepsNoBlock); translation \(translateNanos / 1_000_000) ms; TLB flushes \(tlbFlushCount), TLB fills \(tlbFills)"
     }
 
     /// - Parameters:
@@ -187,6 +217,7 @@ public final class JITEngine {
         }
         let previousFlush = cpu.onTLBFlush
         cpu.onTLBFlush = { [unowned self] in
+            self.tlbFlushCount &+= 1
             self.tlbFlushed = true
             self.event = true
             previousFlush?()
@@ -243,8 +274,12 @@ public final class JITEngine {
                     n = Int(ctx.load(fromByteOffset: JITContextLayout.budget, as: Int64.self))
                     if r & 3 == JITExit.chainTag {
                         pendingSlot = singleBlock ? -1 : Int(r >> 2)
+                        exitsChain &+= 1
                     } else if r == JITExit.indirect {
                         pendingIndirect = !singleBlock
+                        exitsIndirect &+= 1
+                    } else {
+                        exitsStop &+= 1
                     }
                     entered = true
                 }
@@ -253,6 +288,7 @@ public final class JITEngine {
                 pendingSlot = -1; pendingIndirect = false
                 cpu.step(&scratch)
                 interpretedSteps &+= 1
+                stepsNoBlock &+= 1
                 n -= 1
             }
             if singleBlock { return .budget }
@@ -352,7 +388,15 @@ public final class JITEngine {
 
     // MARK: translation bookkeeping
 
+    @inline(__always) static func now() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
+    }
+
     func translate(key: BlockKey, lin: UInt64, hash h: Int) -> Int {
+        let t0 = JITEngine.now()
+        defer { translateNanos &+= JITEngine.now() &- t0 }
         guard let r = translator.translate(key: key, lin: lin) else { return -1 }
         if let hook = onTranslate {
             hook(key.rip, r.count, UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(r.code)), count: r.size))
@@ -553,11 +597,38 @@ public final class JITEngine {
     /// instruction at `next`; 1: leave the block (state complete); 2: continue at RIP (control
     /// went elsewhere but nothing else needs the dispatcher).
     @inline(__always)
-    func helperStep(_ next: UInt64) -> UInt64 {
+    func helperStep(_ next: UInt64, slow: Bool = false) -> UInt64 {
+        let startRIP = s.pointee.rip
+        if slow && profileHelpers && slowRIPs[startRIP] == nil { slowText[startRIP] = describeInstruction(at: startRIP) }
         cpu.step(&scratch)
         interpretedSteps &+= 1
+        if slow { slowPathSteps &+= 1; if profileHelpers { slowRIPs[startRIP, default: 0] += 1 } }
+        if profileHelpers { helperCounts["\(slow ? "[slow] " : "")\(scratch.mn)\(scratch.rep != 0 ? " rep" : "")\(scratch.isMem ? " m" : "")", default: 0] += 1 }
         if scratch.mn == .INVLPG { tlbFlushed = true; event = true }
         return boundaryStatus(next)
+    }
+
+    /// TLB miss of a native access: walks the page tables for `lin` as the interpreter's slow
+    /// path would (`translate`, which fills the TLB) and returns the host pointer, or 0 when the
+    /// instruction must run in the interpreter instead (page crossing, non-canonical, fault, MMIO,
+    /// a code page for writes, or an event such as an A/D-bit store into translated code).
+    /// info = write | size << 8.
+    func helperFill(_ lin: UInt64, _ info: UInt64) -> UInt64 {
+        let write = info & 1 != 0
+        let size = Int(info >> 8)
+        if Int(lin & 0xFFF) + size > 4096 { return 0 }
+        if s.pointee.mode & UInt32(MODE_CS64) != 0 {
+            if UInt64(bitPattern: Int64(bitPattern: lin << 16) >> 16) != lin { return 0 }
+        } else if lin > 0xFFFF_FFFF {
+            return 0
+        }
+        let user = s.pointee.cpl == 3
+        tlbFills &+= 1
+        do { _ = try cpu.translate(lin, kind: write ? .write : .read, user: user) } catch { return 0 }
+        if event { return 0 }
+        let e = tlb_entries(s.pointee.tlb, user ? 1 : 0, Int32(write ? TLB_WRITE : TLB_READ))! + Int((lin >> 12) & UInt64(TLB_ENTRIES - 1))
+        if e.pointee.tag != lin & ~0xFFF { return 0 }
+        return e.pointee.addend &+ lin
     }
 
     @inline(__always)
@@ -582,6 +653,14 @@ private func jitStep(_ ctx: UnsafeMutableRawPointer, _ next: UInt64) -> UInt64 {
     withEngine(ctx) { $0.helperStep(next) }
 }
 
+private func jitStepSlow(_ ctx: UnsafeMutableRawPointer, _ next: UInt64) -> UInt64 {
+    withEngine(ctx) { $0.helperStep(next, slow: true) }
+}
+
+private func jitFill(_ ctx: UnsafeMutableRawPointer, _ lin: UInt64, _ info: UInt64) -> UInt64 {
+    withEngine(ctx) { $0.helperFill(lin, info) }
+}
+
 private func jitCondition(_ ctx: UnsafeMutableRawPointer, _ cc: UInt64) -> UInt64 {
     withEngine(ctx) { $0.cpu.condition(UInt8(truncatingIfNeeded: cc)) ? 1 : 0 }
 }
@@ -593,6 +672,9 @@ private func jitFlags(_ ctx: UnsafeMutableRawPointer) -> UInt64 {
 enum JITHelpers {
     typealias Fn1 = @convention(c) (UnsafeMutableRawPointer) -> UInt64
     typealias Fn2 = @convention(c) (UnsafeMutableRawPointer, UInt64) -> UInt64
+    typealias Fn3 = @convention(c) (UnsafeMutableRawPointer, UInt64, UInt64) -> UInt64
+    static let fill: UInt64 = { let f: Fn3 = jitFill; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
+    static let stepSlow: UInt64 = { let f: Fn2 = jitStepSlow; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
     static let step: UInt64 = { let f: Fn2 = jitStep; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
     static let condition: UInt64 = { let f: Fn2 = jitCondition; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
     static let flags: UInt64 = { let f: Fn1 = jitFlags; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()

@@ -50,6 +50,7 @@ final class Translator {
     enum Cold {
         case slow(label: Label, k: Int, pending: Int, rejoin: Label?)
         case chainStub(label: Label, target: UInt64, slot: Int)
+        case fill(label: Label, hit: Label, slow: Label, info: Int32)
     }
 
     // Offsets in CPUState.
@@ -236,7 +237,7 @@ final class Translator {
                 storeRIP(rips[kk])
                 asm.mov(.qword, .rdi, .r15)
                 asm.mov(.qword, .rsi, Int64(bitPattern: nexts[kk]))
-                asm.call(absolute: JITHelpers.step)
+                asm.call(absolute: JITHelpers.stepSlow)
                 asm.test(.dword, .rax, .rax)
                 asm.jcc(.ne, helperExitLabel(kk))
                 if let r = rejoin {
@@ -246,11 +247,34 @@ final class Translator {
                 } else {
                     asm.jmp(indirectLabel(kk))
                 }
+            case .fill(let label, let hit, let slow, let info):
+                // TLB miss: walk and fill, keep the live scratch registers, retry natively.
+                asm.bind(label)
+                asm.mov(.qword, JITABI.spillSlot(0), .rax)
+                asm.mov(.qword, JITABI.spillSlot(1), .rcx)
+                asm.mov(.qword, JITABI.spillSlot(2), .r8)
+                asm.mov(.qword, .rdi, .r15)
+                asm.mov(.dword, .rdx, Int64(info))
+                asm.call(absolute: JITHelpers.fill)
+                asm.mov(.qword, .rsi, .rax)
+                asm.mov(.qword, .rax, JITABI.spillSlot(0))
+                asm.mov(.qword, .rcx, JITABI.spillSlot(1))
+                asm.mov(.qword, .r8, JITABI.spillSlot(2))
+                asm.test(.qword, .rsi, .rsi)
+                asm.jcc(.e, slow)
+                asm.jmp(hit)
             case .chainStub(let label, let target, let slot):
                 asm.bind(label)
-                storeRIP(target)
-                asm.mov(.dword, .rax, Int64(slot << 2) | Int64(JITExit.chainTag))
-                asm.jmp(absolute: exitAddr)
+                if samePage(target) {
+                    storeRIP(target)
+                    asm.mov(.dword, .rax, Int64(slot << 2) | Int64(JITExit.chainTag))
+                    asm.jmp(absolute: exitAddr)
+                } else {
+                    // Never patched (another linear page may be remapped): through the jump cache.
+                    asm.mov(.qword, .rax, Int64(bitPattern: target))
+                    asm.mov(.qword, Mem(.rbp, offRIP), .rax)
+                    asm.jmp(absolute: engine.indirectStub)
+                }
             }
             i += 1
         }
@@ -321,6 +345,13 @@ final class Translator {
             asm.mov(.qword, .rax, Int64(bitPattern: v))
             asm.mov(.qword, Mem(.rbp, offRIP), .rax)
         }
+    }
+
+    /// True when `target` (a RIP) is in the linear page of the block's first byte (chainable).
+    func samePage(_ target: UInt64) -> Bool {
+        let lin = code64 ? target : (key.csBase &+ target) & 0xFFFF_FFFF
+        let start = code64 ? key.rip : (key.csBase &+ key.rip) & 0xFFFF_FFFF
+        return lin >> 12 == start >> 12
     }
 
     /// A direct exit to `target`: a patchable jump, initially to a stub returning to the dispatcher.

@@ -170,7 +170,9 @@ extension Translator {
     }
 
     /// Inline soft-TLB lookup of the linear address in rsi; on a hit rsi becomes the host
-    /// pointer, a miss (or an access crossing the page) goes to the slow stub. Uses rdx, rdi.
+    /// pointer. A miss goes to a cold stub that fills the TLB through `jitFill` (keeping rax, rcx,
+    /// r8 and rbx) and continues; when that cannot (crossing, fault, MMIO, code page) the
+    /// instruction runs in the interpreter. Uses rdx, rdi.
     func emitTLB(write: Bool, size: UInt8) {
         let table = Int32((user * Int(TLB_KINDS) + (write ? Int(TLB_WRITE) : Int(TLB_READ))) * Int(TLB_ENTRIES) * 32)
         if size > 1 { asm.lea(.qword, .rdx, Mem(.rsi, Int32(size - 1))) } else { asm.mov(.qword, .rdx, .rsi) }
@@ -179,8 +181,11 @@ extension Translator {
         asm.and(.dword, .rdi, Int32((Int(TLB_ENTRIES) - 1) << 5))
         asm.and(.qword, .rdx, -4096)
         asm.cmp(.qword, .rdx, Mem(base: .r14, index: .rdi, scale: 1, disp: table))
-        asm.jcc(.ne, slowLabel())
+        let fill = asm.newLabel(), hit = asm.newLabel()
+        asm.jcc(.ne, fill)
         asm.add(.qword, .rsi, Mem(base: .r14, index: .rdi, scale: 1, disp: table + 8))
+        asm.bind(hit)
+        cold.append(.fill(label: fill, hit: hit, slow: slowLabel(), info: Int32(write ? 1 : 0) | Int32(size) << 8))
     }
 
     /// Address + TLB for the instruction's memory operand: rsi = host pointer.
