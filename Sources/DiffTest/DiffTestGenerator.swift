@@ -293,8 +293,9 @@ public final class DTGenerator {
             out.targets.append(t)
             if mn == .POPF {
                 out.mustBeFirst = true
-                if t >= scratch && t + 8 <= scratch + UInt64(size) {
-                    out.patches.append((Int(t - scratch), 8, ~UInt64(0x4_0100), 0))
+                if t >= scratch && t + 2 <= scratch + UInt64(size) {
+                    let n = Int(min(8, scratch + UInt64(size) - t))
+                    out.patches.append((Int(t - scratch), n, ~UInt64(0x4_0100), 0))
                 }
             }
             if mn == .ENTER || mn == .LEAVE {
