@@ -112,4 +112,13 @@ final class DiffRegressionIntegerTests: XCTestCase {
         XCTAssertEqual(r.fault?.vector, 14)
         XCTAssertEqual(r.state.gpr[6], UserMode.scratch + 0x100)
     }
+
+    func testMovsxdWith16BitOperandSizeReadsAWord() {
+        // movsxd ax, word [rbx] at the last two bytes of the scratch area: no #PF.
+        let r = UserMode.run([0x66, 0x63, 0x03]) { st in
+            st.gpr[3] = UserMode.guardAbove - 2; st.gpr[0] = 0x1111_2222_3333_4444; st.mem(UserMode.guardAbove - 2, 2, 0x8001)
+        }
+        XCTAssertNil(r.fault)
+        XCTAssertEqual(r.state.gpr[0], 0x1111_2222_3333_8001)
+    }
 }
