@@ -53,6 +53,8 @@ public struct CPUFeature: Hashable, Sendable {
     public static let xsave = CPUFeature(.l1ecx, 26)
     public static let osxsave = CPUFeature(.l1ecx, 27)   // dynamic: mirrors CR4.OSXSAVE
     public static let avx = CPUFeature(.l1ecx, 28)
+    public static let fma = CPUFeature(.l1ecx, 12)
+    public static let f16c = CPUFeature(.l1ecx, 29)
     public static let rdrand = CPUFeature(.l1ecx, 30)
     public static let hypervisor = CPUFeature(.l1ecx, 31)
     // Leaf 6 EAX
@@ -94,12 +96,11 @@ public struct CPUIDModel: Sendable {
     /// executes it (and the matching CR4/XCR0/MSR checks derive from this list automatically).
     ///
     /// Deliberately OFF until implemented:
-    ///   - .avx, .avx2, .fma, .f16c, .sha, .bmi1/.bmi2, .adx: not executed yet (AVX also needs
+    ///   - .avx, .avx2, .fma, .f16c, .sha: not executed yet (AVX also needs
     ///     XCR0 bit 2 in `xcr0Supported` and the YMM component in XSAVE).
     ///   - .apic, .tscDeadline, .arat: turned on by a machine that has a local APIC (PCMachine);
     ///     .x2apic: not modelled.
     ///   - .vme, .mce, .mca, .pcid, .umip, .monitor: not modelled.
-    ///   - .bmi1: TZCNT exists but ANDN/BEXTR/BLS* do not.
     public static let implemented: [CPUFeature] = [
         .de, .pse, .tsc, .msr, .pae, .cx8, .sep, .mtrr, .pge, .cmov, .pat, .pse36, .clfsh,
         .cx16, .movbe, .popcnt, .rdrand, .hypervisor,
@@ -107,6 +108,7 @@ public struct CPUIDModel: Sendable {
         .fpuCSDSDeprecated,   // FSTENV/FSAVE/FXSAVE store FCS and FDS as zero
         .fdpExceptionOnly,    // FDP (and FOP) only recorded for unmasked x87 exceptions
         .clflushopt, .clwb,   // no caches: checked like CLFLUSH, nothing to write back
+        .bmi1, .bmi2, .adx,   // ExecBMI.swift (TZCNT in ExecArith.swift)
         .syscall, .nx, .page1G, .rdtscp, .lm, .lahf64, .abm, .prefetchw,
         .invariantTSC,
         // x87 (FPU.swift), FXSAVE/FXRSTOR, MMX and SSE..SSE4.2 with PCLMULQDQ and AES-NI (Vector*.swift).
@@ -170,6 +172,11 @@ public struct CPUIDModel: Sendable {
         case "rdrand": return .rdrand
         case "rdseed": return .rdseed
         case "rdpid": return .rdpid
+        case "bmi2": return .bmi2
+        case "avx": return .avx
+        case "avx2": return .avx2
+        case "fma": return .fma
+        case "f16c": return .f16c
         case "clflushopt": return .clflushopt
         case "clwb": return .clwb
         default: return nil

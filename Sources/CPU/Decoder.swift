@@ -10,6 +10,7 @@ public struct Instr: Sendable {
     public var op0 = Operand()
     public var op1 = Operand()
     public var op2 = Operand()
+    public var op3 = Operand()
     public var attrs: OpAttr = []
     public var infoIndex: Int32 = -1
     public var feature: UInt8 = 0          // opcode-table `feat:` index (0 = base ISA)
@@ -90,6 +91,7 @@ extension OpcodeTable {
         d = Instr()
         var opsizePrefix = false
         var addrPrefix = false
+        var vexUnlisted = false
         var lastRepPrefix: UInt8 = 0
         var byte: UInt8
         let nodes = nodePtr
@@ -164,8 +166,15 @@ extension OpcodeTable {
                 }
                 if !mode.code64 { R = false; X = false; B = false; d.vexV &= 7 }
                 d.rex = 0x40 | (d.vexW && mode.code64 ? 8 : 0) | (R ? 4 : 0) | (X ? 2 : 0) | (B ? 1 : 0)
+                if d.vexW && mode.code64 { d.opSize = 8 }
                 byte = try next()
-                node = nodes[map * 256 + Int(byte)]
+                node = nodes[(map + 3) * 256 + Int(byte)]
+                if node.kind == .invalid {
+                    // VEX forms not in the table yet: decoded through the legacy twin (for the
+                    // length) and never executed.
+                    node = nodes[map * 256 + Int(byte)]
+                    vexUnlisted = true
+                }
             }
         }
         d.opcode = UInt16(map << 8) | UInt16(byte)
@@ -233,6 +242,7 @@ extension OpcodeTable {
         d.op0 = info.op0
         d.op1 = info.op1
         d.op2 = info.op2
+        d.op3 = info.op3
         d.attrs = info.attrs
         d.infoIndex = node.index
         d.feature = info.feature
@@ -324,13 +334,20 @@ extension OpcodeTable {
             // LOCK MOV CR0 is AMD's alternative CR8 encoding; everything else is #UD.
             throw ud
         }
-        if d.opcode == 0x90 && d.rex & 1 == 0 { d.mn = .NOP }
-        // VEX-encoded forms are executed by the vector unit only (never as their legacy twins).
-        if d.vex { d.mn = .UNIMPL }
+        if d.opcode == 0x90 && d.rex & 1 == 0 && !d.vex { d.mn = .NOP }
+        if vexUnlisted {
+            d.mn = .UNIMPL
+        } else if d.vex {
+            // VEX.L must be 0 for L0 forms; VEX.vvvv must be 1111 when no operand uses it.
+            if info.attrs.contains(.vexL0) && d.vexL != 0 { throw ud }
+            let usesV = d.op0.kind == .H || d.op1.kind == .H || d.op2.kind == .H || d.op3.kind == .H ||
+                        d.op0.kind == .B || d.op1.kind == .B || d.op2.kind == .B || d.op3.kind == .B
+            if !usesV && d.vexV != 0 { throw ud }
+        }
 
         // Immediates, in operand order.
-        for k in 0..<3 {
-            let o = k == 0 ? d.op0 : (k == 1 ? d.op1 : d.op2)
+        for k in 0..<4 {
+            let o = k == 0 ? d.op0 : (k == 1 ? d.op1 : (k == 2 ? d.op2 : d.op3))
             switch o.kind {
             case .I:
                 let n: Int
@@ -347,6 +364,8 @@ extension OpcodeTable {
                 if k == 0 || d.op0.kind != .I { d.imm = v } else { d.imm2 = v }
             case .Is:
                 d.imm = UInt64(bitPattern: Int64(Int8(bitPattern: try next())))
+            case .L:
+                d.imm = UInt64(try next())   // is4: register in bits 7:4
             case .J:
                 if o.size == .b {
                     d.imm = UInt64(bitPattern: Int64(Int8(bitPattern: try next())))

@@ -35,8 +35,11 @@ extension CPU {
             if d.mn == .MOVSX { v = sext(v, srcSize) }
             writeReg(d.reg, size: d.opSize, rex: d.rex, v & sizeMask(d.opSize))
         case .MOVSXD:
-            let v = try readOp(d.op1, d, 4, ea)
-            writeReg(d.reg, size: d.opSize, rex: d.rex, sext(v, 4) & sizeMask(d.opSize))
+            // With a 16-bit operand size only a word is read (found by emu difftest: no #PF on
+            // the following bytes).
+            let srcSize: UInt8 = d.opSize == 2 ? 2 : 4
+            let v = try readOp(d.op1, d, srcSize, ea)
+            writeReg(d.reg, size: d.opSize, rex: d.rex, sext(v, srcSize) & sizeMask(d.opSize))
         case .LEA:
             writeReg(d.reg, size: d.opSize, rex: d.rex, ea & sizeMask(d.opSize))
         case .XCHG:

@@ -46,8 +46,9 @@ extension CPU {
                 writeReg(0, size: size, rex: 0, v)
                 advance(6)
             case .CMPS:
-                let a = try read(seg: srcSeg, off: gpr[6] & am, size: size)
+                // ES:rDI is read first (a fault on both operands reports rDI's address).
                 let b = try read(seg: 0, off: gpr[7] & am, size: size)
+                let a = try read(seg: srcSeg, off: gpr[6] & am, size: size)
                 advance(6); advance(7)
                 let r = (a &- b) & sizeMask(size)
                 setLazy(.sub, size: size, dst: r, src: b, src2: a)
@@ -79,16 +80,13 @@ extension CPU {
             return
         }
         let cmp = d.mn == .CMPS || d.mn == .SCAS
-        // With a 32-bit address size in 64-bit mode ECX is written (bits 63:32 cleared) even when
-        // the first iteration faults.
-        if am == 0xFFFF_FFFF && code64 { gpr[1] &= am }
-        if am == 0xFFFF_FFFF && gpr[1] & am == 0 {
-            // Nothing to do, but in 64-bit mode ECX is still written (bits 63:32 cleared), and so
-            // are EDI for MOVS/STOS and ESI for MOVS, as the host CPUs do.
+        // With a 32-bit address size in 64-bit mode ECX (and EDI for MOVS/STOS, ESI for MOVS) are
+        // written, bits 63:32 cleared, even with a zero count or when the first iteration faults,
+        // as the host CPUs do.
+        if am == 0xFFFF_FFFF && code64 {
             gpr[1] &= am
             if d.mn == .MOVS || d.mn == .STOS { gpr[7] &= am }
             if d.mn == .MOVS { gpr[6] &= am }
-            return
         }
         var n = 0
         // A fault in a later iteration of REP CMPS/SCAS leaves RFLAGS as before the instruction.

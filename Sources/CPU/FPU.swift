@@ -167,17 +167,27 @@ extension CPU {
             let dbl = op == 5
             let size: UInt8 = dbl ? 8 : 4
             if x87Empty(0) {
+                let saveSW = s.pointee.fsw
                 if !x87Underflow() { return }
+                let newSW = s.pointee.fsw
+                s.pointee.fsw = saveSW
                 try write(seg: seg, off: ea, size: size, dbl ? 0xFFF8_0000_0000_0000 : 0xFFC0_0000)
+                s.pointee.fsw = newSW
                 if reg == 3 { x87Pop() }
                 return
             }
             let a = st(0)
-            var (r, flags, c1) = x87Round(s.pointee.fcw | 0x300, a, .zero, neg: a.neg) { d in
-                if dbl { d.storeBytes(of: Double(ldF(d, 0)).bitPattern, toByteOffset: 32, as: UInt64.self) }
-                else { d.storeBytes(of: UInt64(Float(ldF(d, 0)).bitPattern), toByteOffset: 32, as: UInt64.self) }
-                d.storeBytes(of: UInt64(0), toByteOffset: 40, as: UInt64.self)
-            }
+            // One closure per conversion: a release build would otherwise evaluate both inside the
+            // window and mix their exception flags.
+            var (r, flags, c1) = dbl
+                ? x87Round(s.pointee.fcw | 0x300, a, .zero, neg: a.neg) { d in
+                    d.storeBytes(of: Double(ldF(d, 0)).bitPattern, toByteOffset: 32, as: UInt64.self)
+                    d.storeBytes(of: UInt64(0), toByteOffset: 40, as: UInt64.self)
+                }
+                : x87Round(s.pointee.fcw | 0x300, a, .zero, neg: a.neg) { d in
+                    d.storeBytes(of: UInt64(Float(ldF(d, 0)).bitPattern), toByteOffset: 32, as: UInt64.self)
+                    d.storeBytes(of: UInt64(0), toByteOffset: 40, as: UInt64.self)
+                }
             // Unmasked underflow is signalled on tininess alone (an exact denormal result too).
             let tiny = dbl ? (r.m >> 52 & 0x7FF == 0 && r.m & 0xF_FFFF_FFFF_FFFF != 0)
                            : (r.m >> 23 & 0xFF == 0 && r.m & 0x7F_FFFF != 0)
@@ -287,10 +297,11 @@ extension CPU {
 
     /// Converts m32real/m64real to 80 bits (IE on SNaN, DE on denormals); nil when unmasked.
     func x87LoadReal(_ bits: UInt64, double: Bool) -> F80? {
-        let (r, sw) = x87Host(0x37F, F80(m: bits, se: 0)) { d in
-            if double { stF(d, 2, Float80(d.load(as: Double.self))) }
-            else { stF(d, 2, Float80(d.load(as: Float.self))) }
-        }
+        // One closure per width: a release build would otherwise load the operand both ways
+        // inside the window (an FLD m32 of -0.0 raised DE from the m64 reading of its bits).
+        let (r, sw) = double
+            ? x87Host(0x37F, F80(m: bits, se: 0)) { d in stF(d, 2, Float80(d.load(as: Double.self))) }
+            : x87Host(0x37F, F80(m: bits, se: 0)) { d in stF(d, 2, Float80(d.load(as: Float.self))) }
         // An unmasked denormal exception does not stop the load (it is reported afterwards).
         if sw & swIE != 0 && x87Unmasked(swIE) { x87Raise(swIE); return nil }
         x87Raise(sw & (swIE | swDE))
@@ -355,8 +366,9 @@ extension CPU {
             // D8: ST0 = ST0 op ST(i); DC: ST(i) = ST(i) op ST0; DE: same and pop.
             if reg == 2 || reg == 3 {
                 // FCOM/FCOMP (D8 D0/D8; DC and DE aliases).
-                x87Com(i, src: st(i), srcEmpty: x87Empty(i), quiet: false, pops: reg == 3 || op == 6 ? 1 : 0)
-                if op == 6 && reg == 3 { x87Pop() }   // FCOMPP (DE D9)
+                // FCOMPP (DE D9) pops twice, and like the others not at all on an unmasked exception.
+                x87Com(i, src: st(i), srcEmpty: x87Empty(i), quiet: false,
+                       pops: op == 6 && reg == 3 ? 2 : (reg == 3 || op == 6 ? 1 : 0))
                 return
             }
             let dst = op == 0 ? 0 : i, src = op == 0 ? i : 0
@@ -431,9 +443,9 @@ extension CPU {
         case 4:
             if i == 5 { x87Examine(); return }
             if x87Empty(0) {
-                if x87Underflow() {
-                    if i == 4 { x87SetCC(swC0 | swC2 | swC3, mask: swC0 | swC2 | swC3) } else { setST(0, .indefinite) }
-                }
+                // FTST reports "unordered" whether or not the stack fault is masked.
+                let masked = x87Underflow()
+                if i == 4 { x87SetCC(swC0 | swC2 | swC3, mask: swC0 | swC2 | swC3) } else if masked { setST(0, .indefinite) }
                 return
             }
             switch i {

@@ -37,6 +37,7 @@ extension CPU {
         let lin = try x87CheckBlock(seg, off, Swift.max(b.count, checkSize), write: true)
         if align16 && lin & 15 != 0 { throw Fault.gp(0) }
         let u = userAccess
+        try x87ProbeEnds(lin, Swift.max(b.count, checkSize), write: true)
         try probeWrite(lin, size: b.count, user: u)
         var k = 0
         while k < b.count {
@@ -46,13 +47,24 @@ extension CPU {
         }
     }
 
-    func x87ReadBlock(_ seg: UInt8, _ off: UInt64, _ n: Int, checkSize: Int = 0, align16: Bool = false,
-                      lastByteFirst: Bool = false) throws(Fault) -> [UInt8] {
+    /// Environment/state images are checked like the hardware does (as the fault address shows):
+    /// the first field, then the last byte, then everything in order. 80-bit operands are not.
+    func x87ProbeEnds(_ lin: UInt64, _ n: Int, write: Bool) throws(Fault) {
+        if n == 10 { return }
+        let u = userAccess
+        let first = n == 14 || n == 94 ? 2 : 4
+        if write { try probeWrite(lin, size: first, user: u) }
+        else { _ = try translate(lin, kind: .read, user: u, fill: false)
+               if Int(lin & 0xFFF) + first > 4096 { _ = try translate(x87Wrap((lin | 0xFFF) &+ 1), kind: .read, user: u, fill: false) } }
+        let last = x87Wrap(lin &+ UInt64(n - 1))
+        if write { try probeWrite(last, size: 1, user: u) } else { _ = try translate(last, kind: .read, user: u, fill: false) }
+    }
+
+    func x87ReadBlock(_ seg: UInt8, _ off: UInt64, _ n: Int, checkSize: Int = 0, align16: Bool = false) throws(Fault) -> [UInt8] {
         let lin = try x87CheckBlock(seg, off, Swift.max(n, checkSize), write: false)
         if align16 && lin & 15 != 0 { throw Fault.gp(0) }
         let u = userAccess
-        // FLDENV/FRSTOR touch the last byte first: a fault reports that address.
-        if lastByteFirst { _ = try readLinear(x87Wrap(lin &+ UInt64(n - 1)), size: 1, user: u) }
+        try x87ProbeEnds(lin, Swift.max(n, checkSize), write: false)
         var b = [UInt8](repeating: 0, count: n)
         var k = 0
         while k < n {
@@ -68,11 +80,13 @@ extension CPU {
         return (x87Get(b, 0, 8), UInt16(x87Get(b, 8, 2)))
     }
 
+    /// 80-bit stores are two writes, the low quadword first: a fault on the high word leaves the
+    /// low quadword written (as on the host CPUs).
     func x87Write80(_ seg: UInt8, _ off: UInt64, _ m: UInt64, _ se: UInt16) throws(Fault) {
-        var b = [UInt8](repeating: 0, count: 10)
-        x87Put(&b, 0, 8, m)
-        x87Put(&b, 8, 2, UInt64(se))
-        try x87WriteBlock(seg, off, b)
+        let lin = try x87CheckBlock(seg, off, 10, write: true)
+        let u = userAccess
+        try writeLinear(lin, size: 8, user: u, m)
+        try writeLinear(x87Wrap(lin &+ 8), size: 2, user: u, UInt64(se))
     }
 
     // MARK: FSTENV / FLDENV / FSAVE / FRSTOR
@@ -152,10 +166,11 @@ extension CPU {
     func fstenv(_ d: Instr, _ ea: UInt64) throws(Fault) {
         try x87WriteBlock(d.seg, ea, x87EnvImage(d))
         s.pointee.fcw |= 0x3F
+        x87UpdateES()
     }
 
     func fldenv(_ d: Instr, _ ea: UInt64) throws(Fault) {
-        let b = try x87ReadBlock(d.seg, ea, d.opSize == 2 ? 14 : 28, lastByteFirst: true)
+        let b = try x87ReadBlock(d.seg, ea, d.opSize == 2 ? 14 : 28)
         x87LoadEnvImage(b, d)
     }
 
@@ -173,7 +188,7 @@ extension CPU {
 
     func frstor(_ d: Instr, _ ea: UInt64) throws(Fault) {
         let n = d.opSize == 2 ? 14 : 28
-        let b = try x87ReadBlock(d.seg, ea, n + 80, lastByteFirst: true)
+        let b = try x87ReadBlock(d.seg, ea, n + 80)
         // Registers first (in ST order relative to the new TOP), then the environment retags them.
         let top = Int(x87Get(b, d.opSize == 2 ? 2 : 4, 2) >> 11) & 7
         for i in 0..<8 {

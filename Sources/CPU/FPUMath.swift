@@ -182,19 +182,16 @@ func x87Widen(_ bits: UInt64, double: Bool) -> (F80, Bool) {
 /// 8 sqrt (unary).
 func x87ArithOp(_ op: Int, _ cw: UInt16, _ a: F80, _ b: F80, scaleA: Int = 0, scaleB: Int = 0) -> (F80, UInt16, Bool) {
     // Rebiasing scales are applied exactly in software (host multiplies would round to PC).
-    x87Round(cw, a.scaled(scaleA), b.scaled(scaleB)) { d in
-        let x = ldF(d, 0), y = ldF(d, 1)
-        let r: Float80
-        switch op {
-        case 0: r = x + y
-        case 1: r = x * y
-        case 4: r = x - y
-        case 5: r = y - x
-        case 6: r = x / y
-        case 7: r = y / x
-        default: r = x.squareRoot()
-        }
-        stF(d, 2, r)
+    // One closure per operation (see x87LoadReal: no speculated operations in the window).
+    let x = a.scaled(scaleA), y = b.scaled(scaleB)
+    switch op {
+    case 0: return x87Round(cw, x, y) { d in stF(d, 2, ldF(d, 0) + ldF(d, 1)) }
+    case 1: return x87Round(cw, x, y) { d in stF(d, 2, ldF(d, 0) * ldF(d, 1)) }
+    case 4: return x87Round(cw, x, y) { d in stF(d, 2, ldF(d, 0) - ldF(d, 1)) }
+    case 5: return x87Round(cw, x, y) { d in stF(d, 2, ldF(d, 1) - ldF(d, 0)) }
+    case 6: return x87Round(cw, x, y) { d in stF(d, 2, ldF(d, 0) / ldF(d, 1)) }
+    case 7: return x87Round(cw, x, y) { d in stF(d, 2, ldF(d, 1) / ldF(d, 0)) }
+    default: return x87Round(cw, x, y) { d in stF(d, 2, ldF(d, 0).squareRoot()) }
     }
 }
 
@@ -515,7 +512,7 @@ extension CPU {
         var cc: UInt16 = 0          // C0 C1 C2 C3 result
         var ccMask = swC0 | swC1 | swC2 | swC3
         if a.isUnsupported || b.isUnsupported || a.isNaN || b.isNaN || a.isInf || b.isZero {
-            ccMask = swC2      // no quotient: C0, C1, C3 keep their values
+            ccMask = swC1 | swC2      // no quotient: C1 and C2 cleared, C0 and C3 keep their values
         }
         if a.isUnsupported || b.isUnsupported { flags = swIE; r = .indefinite }
         else if a.isNaN || b.isNaN { (r, flags) = x87PropagateNaN(a, b) }

@@ -345,6 +345,9 @@ extension CPU {
             try execString(&d, ea)
         case .FWAIT:
             try execFWAIT()
+        case .ANDN, .BEXTR, .BLSI, .BLSMSK, .BLSR, .BZHI, .MULX, .PDEP, .PEXT, .RORX, .SARX, .SHLX, .SHRX,
+             .ADCX, .ADOX:
+            try execBMI(&d, ea)
         case .UNIMPL, .FPU, .FXSAVE, .FXRSTOR, .LDMXCSR, .STMXCSR, .XSAVE, .XRSTOR, .XSAVEOPT, .UD0, .UD1, .UD2, .RSM, .GETSEC:
             if d.mn == .UNIMPL || d.mn == .FPU || d.mn == .RSM || d.mn == .GETSEC ||
                 (d.mn != .UD0 && d.mn != .UD1 && d.mn != .UD2) {

@@ -21,6 +21,8 @@ public struct OpcodeEncoding: Sendable {
     public var mode: Int
     /// Index into `OpcodeTable.infos`.
     public var infoIndex: Int
+    /// VEX-encoded (the mandatory prefix goes into VEX.pp, `map` into VEX.mmmmm).
+    public var vex = false
 }
 
 extension OpcodeTable {
@@ -55,10 +57,11 @@ extension OpcodeTable {
                 break
             }
         }
-        for map in 0..<4 {
+        for map in 0..<7 {
             for op in 0..<256 {
-                let e = OpcodeEncoding(map: map, opcode: UInt8(op), prefix: 0, hasPrefixVariants: false,
-                                       reg: -1, mem: -1, rm: -1, mode: -1, infoIndex: -1)
+                var e = OpcodeEncoding(map: map >= 4 ? map - 3 : map, opcode: UInt8(op), prefix: 0,
+                                       hasPrefixVariants: false, reg: -1, mem: -1, rm: -1, mode: -1, infoIndex: -1)
+                e.vex = map >= 4
                 walk(map * 256 + op, e)
             }
         }

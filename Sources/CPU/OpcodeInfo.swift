@@ -25,6 +25,7 @@ public enum Mn: UInt16, CaseIterable, Sendable {
     case RDFSBASE, RDGSBASE, WRFSBASE, WRGSBASE, RDRAND, RDSEED, RDPID
     case UD0, UD1, UD2, RSM, GETSEC, FPU
     case FXSAVE, FXRSTOR, LDMXCSR, STMXCSR, XSAVE, XRSTOR, XSAVEOPT
+    case ANDN, BEXTR, BLSI, BLSMSK, BLSR, BZHI, MULX, PDEP, PEXT, RORX, SARX, SHLX, SHRX, ADCX, ADOX
 }
 
 /// Operand kinds, after Intel's addressing-method letters.
@@ -41,6 +42,8 @@ public enum OperandKind: UInt8, Sendable {
     case fixedSeg            // ES..GS (segment number in `reg`)
     case one                 // the constant 1
     case V, W, U, H, P, Q, N // vector / MMX operands
+    case B                   // general-purpose register in VEX.vvvv
+    case L                   // vector register in imm8[7:4] (VEX is4 operand)
 }
 
 /// Operand sizes. `v`: operand size; `z`: operand size capped at 32; `y`: 32 or 64;
@@ -76,6 +79,13 @@ public struct OpAttr: OptionSet, Sendable {
     public static let noPrefix = OpAttr(rawValue: 1 << 10)
     /// #UD when reached with an F2/F3 prefix that selects no variant (table attribute `norep`).
     public static let noRepPrefix = OpAttr(rawValue: 1 << 11)
+    /// VEX-encoded form (table lines starting with `V`; decoded from the VEX maps only).
+    public static let vex = OpAttr(rawValue: 1 << 12)
+    /// VEX.L must be 0 (table attribute `L0`), else #UD.
+    public static let vexL0 = OpAttr(rawValue: 1 << 13)
+    /// VEX.W selects nothing (table attribute `WIG`); without it W is significant for the
+    /// executor (operand size of GP forms, element size of some vector forms).
+    public static let vexWIG = OpAttr(rawValue: 1 << 14)
 }
 
 /// Flag bits in RFLAGS order; the table's letters map onto these.
@@ -106,6 +116,7 @@ public struct OpInfo: Sendable {
     public var op0: Operand
     public var op1: Operand
     public var op2: Operand
+    public var op3: Operand
     public var attrs: OpAttr
     public var flagsRead: UInt16
     public var flagsWritten: UInt16
@@ -124,7 +135,8 @@ struct DecodeNode {
 /// CPUID feature names used by `feat:`; index 0 means "base ISA".
 public let featureNames = ["", "mmx", "sse", "sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt",
                            "lzcnt", "bmi1", "movbe", "adx", "aes", "pclmulqdq", "sha", "xsave", "fxsr",
-                           "fsgsbase", "rdrand", "rdseed", "rdpid", "clflushopt", "clwb"]
+                           "fsgsbase", "rdrand", "rdseed", "rdpid", "clflushopt", "clwb",
+                           "bmi2", "avx", "avx2", "fma", "f16c"]
 
 public final class OpcodeTable: @unchecked Sendable {
     public private(set) var infos: [OpInfo] = []
@@ -137,8 +149,8 @@ public final class OpcodeTable: @unchecked Sendable {
     public static let shared = OpcodeTable(text: opcodeTableText)
 
     init(text: String) {
-        // Roots: 4 maps x 256 opcodes.
-        nodes = Array(repeating: DecodeNode(kind: .invalid, index: 0), count: 4 * 256)
+        // Roots: 4 legacy maps and 3 VEX maps (0F, 0F38, 0F3A) x 256 opcodes.
+        nodes = Array(repeating: DecodeNode(kind: .invalid, index: 0), count: 7 * 256)
         for p in [0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67, 0xF0, 0xF2, 0xF3] {
             nodes[p] = DecodeNode(kind: .prefix, index: 0)
         }
@@ -186,6 +198,8 @@ public final class OpcodeTable: @unchecked Sendable {
     private func parseLine(_ line: String, mnByName: [String: Mn]) {
         var toks = line.split(separator: " ").map(String.init)
         var prefixSlot = -1
+        var vexForm = false
+        if toks[0] == "V" { vexForm = true; toks.removeFirst() }
         switch toks[0] {
         case "NP": prefixSlot = 0; toks.removeFirst()
         case "66": if toks.count > 1 && toks[1].hasPrefix("0F") { prefixSlot = 1; toks.removeFirst() }
@@ -199,6 +213,13 @@ public final class OpcodeTable: @unchecked Sendable {
         case "0F38": map = 2; toks.removeFirst()
         case "0F3A": map = 3; toks.removeFirst()
         default: break
+        }
+        if vexForm {
+            // VEX forms live in their own maps (4, 5, 6 for 0F, 0F38, 0F3A), always under a
+            // mandatory-prefix node selected by VEX.pp.
+            precondition(map >= 1, "opcode table: VEX form outside 0F/0F38/0F3A: '\(line)'")
+            map += 3
+            if prefixSlot < 0 { prefixSlot = 0 }
         }
         let key = toks[0]
         let name = toks[1]
@@ -224,7 +245,7 @@ public final class OpcodeTable: @unchecked Sendable {
         let opcode = Int(opcodePart, radix: 16)!
 
         // Build the leaf.
-        var info = OpInfo(mn: mnByName[name] ?? .UNIMPL, op0: Operand(), op1: Operand(), op2: Operand(),
+        var info = OpInfo(mn: mnByName[name] ?? .UNIMPL, op0: Operand(), op1: Operand(), op2: Operand(), op3: Operand(),
                           attrs: [], flagsRead: 0, flagsWritten: 0, flagsUndefined: 0,
                           nameIndex: UInt16(names.count), feature: 0)
         names.append(name)
@@ -235,6 +256,7 @@ public final class OpcodeTable: @unchecked Sendable {
         if ops.count > 0 { info.op0 = ops[0] }
         if ops.count > 1 { info.op1 = ops[1] }
         if ops.count > 2 { info.op2 = ops[2] }
+        if ops.count > 3 { info.op3 = ops[3] }
         for o in ops where [.E, .G, .M, .R, .S, .C, .D, .V, .W, .U, .P, .Q, .N].contains(o.kind) {
             info.attrs.insert(.modrm)
         }
@@ -243,6 +265,7 @@ public final class OpcodeTable: @unchecked Sendable {
         if prefixSlot == 0 || ops.contains(where: { [.V, .W, .U, .H, .P, .Q, .N].contains($0.kind) }) {
             info.attrs.insert(.noPrefix)
         }
+        if vexForm { info.attrs.insert(.vex) }
         for a in attrText {
             switch a {
             case "lock": info.attrs.insert(.lock)
@@ -254,6 +277,8 @@ public final class OpcodeTable: @unchecked Sendable {
             case "f64": info.attrs.insert(.force64)
             case "priv": info.attrs.insert(.privileged)
             case "norep": info.attrs.insert(.noRepPrefix)
+            case "L0": info.attrs.insert(.vexL0)
+            case "WIG": info.attrs.insert(.vexWIG)
             default:
                 if a.hasPrefix("w:") { info.flagsWritten = Self.parseFlags(a.dropFirst(2)) }
                 else if a.hasPrefix("r:") { info.flagsRead = Self.parseFlags(a.dropFirst(2)) }
@@ -352,6 +377,8 @@ public final class OpcodeTable: @unchecked Sendable {
         case "P": kind = .P
         case "Q": kind = .Q
         case "N": kind = .N
+        case "B": kind = .B
+        case "L": kind = .L
         default: preconditionFailure("opcode table: unknown operand \(s)")
         }
         let size: OperandSize

@@ -881,6 +881,20 @@ F2 0F38 F0 CRC32 Gy,Eb feat:sse4.2
 F2 0F38 F1 CRC32 Gy,Ev feat:sse4.2
 66 0F38 F6 ADCX Gy,Ey r:C w:C feat:adx
 F3 0F38 F6 ADOX Gy,Ey r:O w:O feat:adx
+# ---- VEX-encoded general-purpose instructions (BMI1, BMI2) ---------------------------------------
+V NP 0F38 F2 ANDN Gy,By,Ey w:OSZAPC u:AP L0 feat:bmi1
+V NP 0F38 F3/1 BLSR By,Ey w:OSZAPC u:AP L0 feat:bmi1
+V NP 0F38 F3/2 BLSMSK By,Ey w:OSZAPC u:AP L0 feat:bmi1
+V NP 0F38 F3/3 BLSI By,Ey w:OSZAPC u:AP L0 feat:bmi1
+V NP 0F38 F5 BZHI Gy,Ey,By w:OSZAPC u:AP L0 feat:bmi2
+V F3 0F38 F5 PEXT Gy,By,Ey L0 feat:bmi2
+V F2 0F38 F5 PDEP Gy,By,Ey L0 feat:bmi2
+V F2 0F38 F6 MULX Gy,By,Ey L0 feat:bmi2
+V NP 0F38 F7 BEXTR Gy,Ey,By w:OSZAPC u:ASP L0 feat:bmi1
+V 66 0F38 F7 SHLX Gy,Ey,By L0 feat:bmi2
+V F3 0F38 F7 SARX Gy,Ey,By L0 feat:bmi2
+V F2 0F38 F7 SHRX Gy,Ey,By L0 feat:bmi2
+V F2 0F3A F0 RORX Gy,Ey,Ib L0 feat:bmi2
 # ---- three-byte map 0F3A (all take an imm8) -------------------------------------------------
 66 0F3A 08 ROUNDPS Vx,Wx,Ib feat:sse4.1
 66 0F3A 09 ROUNDPD Vx,Wx,Ib feat:sse4.1

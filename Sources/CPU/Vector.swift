@@ -78,6 +78,8 @@ enum VOp: UInt16, CaseIterable {
     // SSE4.2 and friends
     case CRC32, PCMPESTRI, PCMPESTRM, PCMPISTRI, PCMPISTRM, PCLMULQDQ
     case AESENC, AESENCLAST, AESDEC, AESDECLAST, AESIMC, AESKEYGENASSIST
+    // internal stages (never table names): DPPS/DPPD products, then their sums
+    case dppsMul, dppsAdd, dppdMul, dppdAdd
 }
 
 /// Entry flags above the 12-bit VOp.

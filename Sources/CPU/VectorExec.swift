@@ -86,9 +86,7 @@ extension CPU {
             var base = gpr[7]
             if d.addrSize == 4 { base &= 0xFFFF_FFFF } else if d.addrSize == 2 { base &= 0xFFFF }
             // Check the whole destination first, then store the selected bytes.
-            var any = false
-            for i in 0..<w where mask[i] & 0x80 != 0 { any = true; break }
-            if !any { break }
+            // The destination is checked even when the mask selects nothing (as the host does).
             let lin = try linear(seg: d.seg, off: base, size: UInt8(w), write: true)
             // Checked in 8-byte halves, the high half of MASKMOVDQU first (as the host reports
             // the faulting address), whatever the mask selects within a half.

@@ -78,6 +78,19 @@ struct FPCtx {
     return a.isNaN ? quiet(a) : quiet(b)
 }
 
+// The arithmetic inside a window goes through functions the optimiser may not inline: a
+// release build otherwise speculates cheap FP operations of untaken paths (computing both sides
+// of a conditional and selecting one), and their exception flags would leak into the window.
+@inline(never) func hAdd<T: SSEFloat>(_ a: T, _ b: T) -> T { a + b }
+@inline(never) func hSub<T: SSEFloat>(_ a: T, _ b: T) -> T { a - b }
+@inline(never) func hMul<T: SSEFloat>(_ a: T, _ b: T) -> T { a * b }
+@inline(never) func hDiv<T: SSEFloat>(_ a: T, _ b: T) -> T { a / b }
+@inline(never) func hSqrt<T: SSEFloat>(_ a: T) -> T { a.squareRoot() }
+@inline(never) func hNarrow(_ a: Double) -> Float { Float(a) }
+@inline(never) func hI32F(_ a: Int32) -> Float { Float(a) }
+@inline(never) func hI64F(_ a: Int64) -> Float { Float(a) }
+@inline(never) func hI64D(_ a: Int64) -> Double { Double(a) }
+
 /// Binary arithmetic: k = 0 add, 1 sub, 2 mul, 3 div. Must run inside an FP window.
 @inline(__always) func fpBin<T: SSEFloat>(_ k: Int, _ a: T, _ b: T, _ c: inout FPCtx) -> T {
     if a.isNaN || b.isNaN { return fpNaN2(a, b, &c) }
@@ -85,13 +98,13 @@ struct FPCtx {
     let x = fpIn(a, &c), y = fpIn(b, &c)
     let r: T
     switch k {
-    case 0: r = x + y
-    case 1: r = x - y
-    case 2: r = x * y
+    case 0: r = hAdd(x, y)
+    case 1: r = hSub(x, y)
+    case 2: r = hMul(x, y)
     default:
         // Divide-by-zero takes precedence over a denormal dividend.
         if y == 0 && !x.isZero && !x.isInfinite { c.flags = f0 }
-        r = x / y
+        r = hDiv(x, y)
     }
     if k >= 2 && (c.ftz || c.ueUnmasked) && r.magnitude == T.leastNormalMagnitude && tinyBeforeRounding(k, x, y) {
         // Tininess is detected before rounding: a result that rounded up to the smallest normal
@@ -104,15 +117,19 @@ struct FPCtx {
 /// Is x op y (k: 0 add, 1 sub, 2 mul, 3 div) inexact when the exponent range is unbounded?
 /// Independent of the rounding mode; computed in round-to-nearest outside any FP window.
 @inline(never)
-func fpInexactUnbounded<T: SSEFloat>(_ k: Int, _ a: T, _ b: T, daz: Bool) -> Bool {
+func fpInexactUnbounded<T: SSEFloat>(_ k: Int, _ a: T, _ b: T, daz: Bool, r: T, oeUnmasked: Bool) -> Bool {
     var x = a, y = b
     if daz { if x.isSubnormal { x = 0 }; if y.isSubnormal { y = 0 } }
     if !x.isFinite || !y.isFinite || x.isZero || y.isZero { return false }
+    // A masked overflow is always inexact.
+    if r.isInfinite && !oeUnmasked { return true }
+    let maxE = T.greatestFiniteMagnitude.exponent
     switch k {
     case 0, 1:
         if k == 1 { y = -y }
         var s = x + y
         if !s.isFinite {
+            if !oeUnmasked { return true }
             if x.isSubnormal || y.isSubnormal { return true }
             x = x / 2; y = y / 2; s = x + y
         }
@@ -122,17 +139,19 @@ func fpInexactUnbounded<T: SSEFloat>(_ k: Int, _ a: T, _ b: T, daz: Bool) -> Boo
         let xs = T(sign: x.sign, exponent: 0, significand: x.significand)
         let ys = T(sign: y.sign, exponent: 0, significand: y.significand)
         let p = xs * ys
+        if !oeUnmasked && x.exponent + y.exponent + (p.magnitude >= 2 ? 1 : 0) > maxE { return true }
         return (-p).addingProduct(xs, ys) != 0
     default:
         let xs = T(sign: x.sign, exponent: 0, significand: x.significand)
         let ys = T(sign: y.sign, exponent: 0, significand: y.significand)
         let q = xs / ys
+        if !oeUnmasked && x.exponent - y.exponent - (q.magnitude < 1 ? 1 : 0) > maxE { return true }
         return xs.addingProduct(-q, ys) != 0
     }
 }
 
 /// PE of a whole operation under the unbounded-exponent rule, or nil when not modelled.
-func fpUnboundedInexact(_ op: VOp, _ a: V128, _ b: V128, daz: Bool) -> Bool? {
+func fpUnboundedInexact(_ op: VOp, _ a: V128, _ b: V128, daz: Bool, imm: Int = 0, r: V128, oeUnmasked: Bool) -> Bool? {
     func k(_ op: VOp) -> Int {
         switch op {
         case .ADDPS, .ADDPD, .ADDSS, .ADDSD: return 0
@@ -144,31 +163,36 @@ func fpUnboundedInexact(_ op: VOp, _ a: V128, _ b: V128, daz: Bool) -> Bool? {
     var pe = false
     switch op {
     case .ADDPS, .SUBPS, .MULPS, .DIVPS:
-        for i in 0..<4 { pe = pe || fpInexactUnbounded(k(op), a.ps[i], b.ps[i], daz: daz) }
+        for i in 0..<4 { pe = pe || fpInexactUnbounded(k(op), a.ps[i], b.ps[i], daz: daz, r: r.ps[i], oeUnmasked: oeUnmasked) }
     case .ADDPD, .SUBPD, .MULPD, .DIVPD:
-        for i in 0..<2 { pe = pe || fpInexactUnbounded(k(op), a.pd[i], b.pd[i], daz: daz) }
+        for i in 0..<2 { pe = pe || fpInexactUnbounded(k(op), a.pd[i], b.pd[i], daz: daz, r: r.pd[i], oeUnmasked: oeUnmasked) }
     case .ADDSS, .SUBSS, .MULSS, .DIVSS:
-        pe = fpInexactUnbounded(k(op), a.ps[0], b.ps[0], daz: daz)
+        pe = fpInexactUnbounded(k(op), a.ps[0], b.ps[0], daz: daz, r: r.ps[0], oeUnmasked: oeUnmasked)
     case .ADDSD, .SUBSD, .MULSD, .DIVSD:
-        pe = fpInexactUnbounded(k(op), a.pd[0], b.pd[0], daz: daz)
+        pe = fpInexactUnbounded(k(op), a.pd[0], b.pd[0], daz: daz, r: r.pd[0], oeUnmasked: oeUnmasked)
     case .ADDSUBPS:
-        for i in 0..<4 { pe = pe || fpInexactUnbounded(i & 1 == 0 ? 1 : 0, a.ps[i], b.ps[i], daz: daz) }
+        for i in 0..<4 { pe = pe || fpInexactUnbounded(i & 1 == 0 ? 1 : 0, a.ps[i], b.ps[i], daz: daz, r: r.ps[i], oeUnmasked: oeUnmasked) }
     case .ADDSUBPD:
-        for i in 0..<2 { pe = pe || fpInexactUnbounded(i & 1 == 0 ? 1 : 0, a.pd[i], b.pd[i], daz: daz) }
+        for i in 0..<2 { pe = pe || fpInexactUnbounded(i & 1 == 0 ? 1 : 0, a.pd[i], b.pd[i], daz: daz, r: r.pd[i], oeUnmasked: oeUnmasked) }
     case .HADDPS, .HSUBPS:
         let kk = op == .HADDPS ? 0 : 1
         for i in 0..<2 {
-            pe = pe || fpInexactUnbounded(kk, a.ps[2 * i], a.ps[2 * i + 1], daz: daz)
-            pe = pe || fpInexactUnbounded(kk, b.ps[2 * i], b.ps[2 * i + 1], daz: daz)
+            pe = pe || fpInexactUnbounded(kk, a.ps[2 * i], a.ps[2 * i + 1], daz: daz, r: r.ps[i], oeUnmasked: oeUnmasked)
+            pe = pe || fpInexactUnbounded(kk, b.ps[2 * i], b.ps[2 * i + 1], daz: daz, r: r.ps[2 + i], oeUnmasked: oeUnmasked)
         }
     case .HADDPD, .HSUBPD:
         let kk = op == .HADDPD ? 0 : 1
-        pe = fpInexactUnbounded(kk, a.pd[0], a.pd[1], daz: daz) || fpInexactUnbounded(kk, b.pd[0], b.pd[1], daz: daz)
+        pe = fpInexactUnbounded(kk, a.pd[0], a.pd[1], daz: daz, r: r.pd[0], oeUnmasked: oeUnmasked) || fpInexactUnbounded(kk, b.pd[0], b.pd[1], daz: daz, r: r.pd[1], oeUnmasked: oeUnmasked)
+    case .dppsMul:
+        for i in 0..<4 where imm & (0x10 << i) != 0 { pe = pe || fpInexactUnbounded(2, a.ps[i], b.ps[i], daz: daz, r: r.ps[i], oeUnmasked: oeUnmasked) }
+    case .dppdMul:
+        for i in 0..<2 where imm & (0x10 << i) != 0 { pe = pe || fpInexactUnbounded(2, a.pd[i], b.pd[i], daz: daz, r: r.pd[i], oeUnmasked: oeUnmasked) }
     case .CVTPD2PS, .CVTSD2SS:
         for i in 0..<(op == .CVTPD2PS ? 2 : 1) {
             var x = b.pd[i]
             if daz && x.isSubnormal { x = 0 }
             if !x.isFinite || x.isZero { continue }
+            if r.ps[i].isInfinite && !oeUnmasked { pe = true; continue }
             let xs = Double(sign: x.sign, exponent: 0, significand: x.significand)
             pe = pe || Double(Float(xs)) != xs
         }
@@ -200,7 +224,7 @@ func tinyBeforeRounding<T: SSEFloat>(_ k: Int, _ x: T, _ y: T) -> Bool {
     if a.isNaN { if a.isSignalingNaN { c.flags |= mxIE }; return quiet(a) }
     // A negative operand is invalid before it is a denormal (no DE), unless DAZ makes it -0.
     if a.sign == .minus && a.isSubnormal && !c.daz { c.flags |= mxIE; return -T.nan }
-    return fpIn(a, &c).squareRoot()
+    return hSqrt(fpIn(a, &c))
 }
 
 @inline(__always) func fpMinMax<T: SSEFloat>(_ a: T, _ b: T, max: Bool, _ c: inout FPCtx) -> T {
@@ -274,7 +298,7 @@ func tinyBeforeRounding<T: SSEFloat>(_ k: Int, _ x: T, _ y: T) -> Bool {
         return Float(bitPattern: UInt32(b >> 63) << 31 | 0x7FC0_0000 | UInt32((b >> 29) & 0x3F_FFFF))
     }
     let v = fpIn(x, &c)
-    let r = Float(v)
+    let r = hNarrow(v)
     if (c.ftz || c.ueUnmasked) && r.magnitude == Float.leastNormalMagnitude && v.magnitude < Double(Float.leastNormalMagnitude) {
         if c.ueUnmasked { c.flags |= mxUE } else { c.flags |= mxUE | mxPE; return Float(signOf: r, magnitudeOf: 0) }
     }
@@ -385,26 +409,42 @@ func fpHostOp(_ op: VOp, _ p: UnsafeMutablePointer<FPScratch>, _ c: inout FPCtx)
         let k = op == .HADDPD ? 0 : 1
         let x = a.pd, y = b.pd
         r.pd = SIMD2<Double>(fpBin(k, x[0], x[1], &c), fpBin(k, y[0], y[1], &c))
-    case .DPPS:
-        // Each lane adds the products in its own order (which only shows in which NaN wins):
-        // t[i] = p[i^1] + p[i], lane i = t[i] + t[i^2].
+    case .dppsMul:
+        // Only the selected products are computed; the others are +0.
         let imm = p.pointee.imm
         let x = a.ps, y = b.ps
         var t = SIMD4<Float>()
         for i in 0..<4 where imm & (0x10 << i) != 0 { t[i] = fpBin(2, x[i], y[i], &c) }
+        r.ps = t
+    case .dppsAdd:
+        // Each lane adds the products in its own order (which only shows in which NaN wins):
+        // h[i] = p[i^1] + p[i], lane i = h[i] + h[i^2].
+        let imm = p.pointee.imm
+        let t = a.ps
         var h = SIMD4<Float>()
         for i in 0..<4 { h[i] = fpBin(0, t[i ^ 1], t[i], &c) }
+        // The sums are computed (and raise their flags) whether or not a lane is written.
         var v = SIMD4<Float>()
-        for i in 0..<4 where imm & (1 << i) != 0 { v[i] = fpBin(0, h[i], h[i ^ 2], &c) }
+        for i in 0..<4 {
+            let sum = fpBin(0, h[i], h[i ^ 2], &c)
+            if imm & (1 << i) != 0 { v[i] = sum }
+        }
         r.ps = v
-    case .DPPD:
+    case .dppdMul:
         let imm = p.pointee.imm
         let x = a.pd, y = b.pd
         var t = SIMD2<Double>()
         for i in 0..<2 where imm & (0x10 << i) != 0 { t[i] = fpBin(2, x[i], y[i], &c) }
+        r.pd = t
+    case .dppdAdd:
         // Lane i adds p[i] + p[i^1] (the order only shows in which NaN wins).
+        let imm = p.pointee.imm
+        let t = a.pd
         var v = SIMD2<Double>()
-        for i in 0..<2 where imm & (1 << i) != 0 { v[i] = fpBin(0, t[i], t[i ^ 1], &c) }
+        for i in 0..<2 {
+            let sum = fpBin(0, t[i], t[i ^ 1], &c)
+            if imm & (1 << i) != 0 { v[i] = sum }
+        }
         r.pd = v
     case .CVTPD2PS:
         let x = b.pd
@@ -414,14 +454,14 @@ func fpHostOp(_ op: VOp, _ p: UnsafeMutablePointer<FPScratch>, _ c: inout FPCtx)
         r.ps[0] = fpNarrow(b.pd[0], &c)
     case .CVTDQ2PS:
         let x = b.sd
-        r.ps = SIMD4<Float>(Float(x[0]), Float(x[1]), Float(x[2]), Float(x[3]))
+        r.ps = SIMD4<Float>(hI32F(x[0]), hI32F(x[1]), hI32F(x[2]), hI32F(x[3]))
     case .CVTPI2PS:
         let x = b.sd
-        r.ps[0] = Float(x[0]); r.ps[1] = Float(x[1])
+        r.ps[0] = hI32F(x[0]); r.ps[1] = hI32F(x[1])
     case .CVTSI2SS:
-        r.ps[0] = p.pointee.imm == 8 ? Float(Int64(bitPattern: b.lo)) : Float(Int32(truncatingIfNeeded: b.lo))
+        if p.pointee.imm == 8 { r.ps[0] = hI64F(Int64(bitPattern: b.lo)) } else { r.ps[0] = hI32F(Int32(truncatingIfNeeded: b.lo)) }
     case .CVTSI2SD:
-        r.pd[0] = p.pointee.imm == 8 ? Double(Int64(bitPattern: b.lo)) : Double(Int32(truncatingIfNeeded: b.lo))
+        if p.pointee.imm == 8 { r.pd[0] = hI64D(Int64(bitPattern: b.lo)) } else { r.pd[0] = Double(Int32(truncatingIfNeeded: b.lo)) }
     default: break
     }
     p.pointee.r = r
@@ -448,13 +488,28 @@ extension CPU {
             fpWindow(mx, p) { p in fpHostOp(op, p, &c) }
         }
         var f = c.flags | hf
-        if f & ~(mx >> 7) & (mxOE | mxUE) != 0, let pe = fpUnboundedInexact(op, a, b, daz: c.daz) {
+        if f & ~(mx >> 7) & (mxOE | mxUE) != 0, let pe = fpUnboundedInexact(op, a, b, daz: c.daz, r: sc.r, oeUnmasked: mx & 0x400 == 0) {
             // With overflow/underflow unmasked, PE means the result is inexact even with an
             // unbounded exponent (not the inexactness of the masked, denormalised result).
             f = (f & ~mxPE) | (pe ? mxPE : 0)
         }
         try fpCommit(f)
         return sc.r
+    }
+
+    /// One host-window stage: the result and the flags it raised (not yet committed).
+    @inline(__always) func fpStage(_ op: VOp, _ a: V128, _ b: V128, imm: Int) -> (V128, UInt32) {
+        let mx = s.pointee.mxcsr
+        var c = FPCtx(mx)
+        var sc = FPScratch(a: a, b: b, imm: imm)
+        let hf = withUnsafeMutablePointer(to: &sc) { p in
+            fpWindow(mx, p) { p in fpHostOp(op, p, &c) }
+        }
+        var f = c.flags | hf
+        if f & ~(mx >> 7) & (mxOE | mxUE) != 0, let pe = fpUnboundedInexact(op, a, b, daz: c.daz, imm: imm, r: sc.r, oeUnmasked: mx & 0x400 == 0) {
+            f = (f & ~mxPE) | (pe ? mxPE : 0)
+        }
+        return (sc.r, f)
     }
 
     func execSSEFloat(_ op: VOp, _ d: inout Instr, _ ea: UInt64) throws(Fault) {
@@ -464,8 +519,22 @@ extension CPU {
             let b = try srcFull(d, ea, mmx: false)
             setX(d.reg, try fpHost(op, getX(d.reg), b))
         case .DPPS, .DPPD:
+            // Two stages: the products (their flags stay recorded even when a product fed to
+            // the additions raises an unmasked exception there, e.g. DE for a denormal product).
             let b = try srcFull(d, ea, mmx: false)
-            setX(d.reg, try fpHost(op, getX(d.reg), b, imm: Int(d.imm & 0xFF)))
+            let imm = Int(d.imm & 0xFF)
+            let mx = s.pointee.mxcsr
+            let ps = op == .DPPS
+            let (prod, f1) = fpStage(ps ? .dppsMul : .dppdMul, getX(d.reg), b, imm: imm)
+            if f1 & ~(mx >> 7) & 0x3F != 0 { try fpCommit(f1) }
+            let (sum, f2) = fpStage(ps ? .dppsAdd : .dppdAdd, prod, prod, imm: imm)
+            let unmasked = f2 & ~(mx >> 7) & 0x3F
+            if unmasked != 0 {
+                s.pointee.mxcsr = mx | f1 | (unmasked & 7 != 0 ? f2 & 7 : f2)
+                throw s.pointee.cr4 & 0x400 != 0 ? Fault(vector: Fault.XM) : Fault.undefined
+            }
+            s.pointee.mxcsr = mx | f1 | f2
+            setX(d.reg, sum)
         case .ADDSS, .SUBSS, .MULSS, .DIVSS, .SQRTSS:
             let b = try srcLow(d, ea, 4)
             setX(d.reg, try fpHost(op, getX(d.reg), b))

@@ -32,6 +32,8 @@ public struct DTInstr {
     var approxReg = -1
     /// x87 transcendental: ST registers compared within a few ulp, C1 ignored.
     var approxX87 = false
+    /// VEX.vvvv register chosen (VEX forms).
+    var vexV = 0
 }
 
 /// Instructions the tester never generates, and why.
@@ -260,24 +262,28 @@ public final class DTGenerator {
         let maskMov = e.name == "MASKMOVQ" || e.name == "MASKMOVDQU"
         let implicitMem = stackOp || stringOp || maskMov || mn == .XLAT || kinds.contains(.O)
 
-        // Legacy prefixes (the mandatory one last).
+        // Legacy prefixes (the mandatory one last; for VEX forms it goes into VEX.pp).
         var legacy: [UInt8] = []
         var has66 = false, addr32 = false
-        if enc.prefix == 0 && rng.chance(enc.hasPrefixVariants ? 4 : 20) { legacy.append(0x66); has66 = true }
-        if info.attrs.contains(.rep) {
+        let vex = enc.vex
+        if !vex && enc.prefix == 0 && rng.chance(enc.hasPrefixVariants ? 4 : 20) { legacy.append(0x66); has66 = true }
+        if vex {
+            // Only segment and address-size prefixes may precede VEX (others: #UD, rarely tried).
+            if rng.below(1000) < 8 { legacy.append(rng.pick([0x66, 0xF2, 0xF3, 0xF0, 0x40])) }
+        } else if info.attrs.contains(.rep) {
             if rng.chance(50) { legacy.append(rng.chance(50) ? 0xF3 : 0xF2) }
         } else if enc.prefix == 0 && rng.chance(3) {
             legacy.append(rng.chance(50) ? 0xF3 : 0xF2)
         }
         if (isMem || implicitMem) && rng.chance(15) { legacy.append(0x67); addr32 = true }
-        if isMem && info.attrs.contains(.lock) && rng.chance(30) { legacy.append(0xF0) }
-        else if rng.below(1000) < 6 { legacy.append(0xF0) }
+        if !vex && isMem && info.attrs.contains(.lock) && rng.chance(30) { legacy.append(0xF0) }
+        else if !vex && rng.below(1000) < 6 { legacy.append(0xF0) }
         if rng.chance(4) { legacy.append(rng.pick([0x26, 0x2E, 0x36, 0x3E])) }
         for i in stride(from: legacy.count - 1, to: 0, by: -1) { legacy.swapAt(i, rng.below(i + 1)) }
-        if enc.prefix != 0 { legacy.append(enc.prefix) }
+        if enc.prefix != 0 && !vex { legacy.append(enc.prefix) }
 
         let sizeDependent = ops.contains { $0.size == .v || $0.size == .y || $0.size == .z } || mn == .MOVSXD
-        let W = rng.chance(sizeDependent ? 40 : 8)
+        let W = rng.chance(vex ? 50 : (sizeDependent ? 40 : 8))
         var opSize = W ? 8 : (has66 ? 2 : 4)
         if info.attrs.contains(.force64) { opSize = 8 }
         else if info.attrs.contains(.default64) { opSize = (has66 && !W) ? 2 : 8 }
@@ -293,8 +299,9 @@ public final class DTGenerator {
             out.targets.append(t)
             if mn == .POPF {
                 out.mustBeFirst = true
-                if t >= scratch && t + 8 <= scratch + UInt64(size) {
-                    out.patches.append((Int(t - scratch), 8, ~UInt64(0x4_0100), 0))
+                if t >= scratch && t + 2 <= scratch + UInt64(size) {
+                    let n = Int(min(8, scratch + UInt64(size) - t))
+                    out.patches.append((Int(t - scratch), n, ~UInt64(0x4_0100), 0))
                 }
             }
             if mn == .ENTER || mn == .LEAVE {
@@ -380,12 +387,29 @@ public final class DTGenerator {
         }
         let rexBits = UInt8((W ? 8 : 0) | (R ? 4 : 0) | (X ? 2 : 0) | (B ? 1 : 0))
         var bytes = legacy
-        if rexBits != 0 || rng.chance(15) { bytes.append(0x40 | rexBits) }
-        switch enc.map {
-        case 1: bytes.append(0x0F)
-        case 2: bytes += [0x0F, 0x38]
-        case 3: bytes += [0x0F, 0x3A]
-        default: break
+        if vex {
+            let usesV = kinds.contains(.B) || kinds.contains(.H)
+            var vvvv = usesV ? rng.below(16) : 0
+            if !usesV && rng.below(1000) < 8 { vvvv = 1 + rng.below(15) }           // #UD
+            var L = info.attrs.contains(.vexL0) ? 0 : rng.below(2)
+            if info.attrs.contains(.vexL0) && rng.below(1000) < 8 { L = 1 }          // #UD
+            let pp: UInt8 = enc.prefix == 0x66 ? 1 : (enc.prefix == 0xF3 ? 2 : (enc.prefix == 0xF2 ? 3 : 0))
+            let vbits = UInt8((~vvvv & 15) << 3) | UInt8(L << 2) | pp
+            if enc.map == 1 && !X && !B && !W && rng.chance(50) {
+                bytes += [0xC5, (R ? 0 : 0x80) | vbits]
+            } else {
+                bytes += [0xC4, (R ? 0 : 0x80) | (X ? 0 : 0x40) | (B ? 0 : 0x20) | UInt8(enc.map),
+                          (W ? 0x80 : 0) | vbits]
+            }
+            out.vexV = vvvv
+        } else {
+            if rexBits != 0 || rng.chance(15) { bytes.append(0x40 | rexBits) }
+            switch enc.map {
+            case 1: bytes.append(0x0F)
+            case 2: bytes += [0x0F, 0x38]
+            case 3: bytes += [0x0F, 0x3A]
+            default: break
+            }
         }
         bytes.append(enc.opcode)
         let modrmAt = bytes.count
@@ -416,6 +440,8 @@ public final class DTGenerator {
                 lastImm = v
             case .Is:
                 bytes.append(rng.chance(40) ? UInt8(rng.below(70)) : UInt8(truncatingIfNeeded: rng.edge64()))
+            case .L:
+                bytes.append(UInt8(rng.below(16)) << 4 | UInt8(rng.below(16)))
             case .O:
                 let t = target(&rng, room: 16, align: 8)
                 out.targets.append(t)

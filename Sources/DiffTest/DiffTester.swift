@@ -12,6 +12,8 @@ public final class DiffTester {
         public var maxReports = 10
         public var maxLength = 4
         public var verbose = false
+        /// Report at most two mismatches per (minimised) instruction sequence.
+        public var dedupe = true
         public init() {}
     }
 
@@ -401,7 +403,7 @@ public final class DiffTester {
             sum.mismatchCount += 1
             let key = mc.instrs.map { $0.name }.joined(separator: "+")
             sum.mismatchesByName[key, default: 0] += 1
-            if sum.mismatches.count < options.maxReports && (sum.mismatchesByName[key]! <= 2 || options.onlyCase != nil) {
+            if sum.mismatches.count < options.maxReports && (sum.mismatchesByName[key]! <= 2 || !options.dedupe || options.onlyCase != nil) {
                 let rep = report(index, mc, mo)
                 sum.mismatches.append(Mismatch(caseIndex: index, names: mc.instrs.map { $0.name }, report: rep))
                 log(rep)

@@ -341,10 +341,11 @@ struct DiffTestCommand: ParsableCommand {
     @Option(help: "Longest sequence (instructions).") var maxLength: Int = 4
     @Option(help: "Mismatch reports to print.") var reports: Int = 10
     @Flag(help: "List the instructions that are never generated, and why.") var listExclusions = false
+    @Flag(help: "Report every mismatch (not just two per instruction sequence).") var allReports = false
     func run() throws {
         var o = DiffTester.Options()
         o.count = count; o.seed = seed; o.only = only; o.onlyCase = `case`; o.maxLength = max(1, maxLength)
-        o.maxReports = reports
+        o.maxReports = reports; o.dedupe = !allReports
         guard let t = DiffTester(options: o) else {
             eprint("emu difftest: cannot set up the native runner (needs x86-64 Linux with XSAVE and a free region below 2 GiB)")
             throw ExitCode(EmuStatus.userError)

@@ -96,4 +96,29 @@ final class DiffRegressionIntegerTests: XCTestCase {
         XCTAssertEqual(r.state.gpr[1], 3)
         XCTAssertEqual(r.state.rflags & 0xFFF, 0x202)
     }
+
+    func testStringOperandOrderAndAddressSize() {
+        // CMPS reads ES:rDI first: with both operands unmapped the fault names rDI's address.
+        var r = UserMode.run([0xF3, 0xA6]) { st in
+            st.gpr[6] = UserMode.scratch - 0x16; st.gpr[7] = UserMode.scratch - 1; st.gpr[1] = 5
+        }
+        XCTAssertEqual(r.fault?.addr, UserMode.scratch - 1)
+        // REP MOVS with a 32-bit address size: ESI and EDI zero-extended even when the first
+        // iteration faults.
+        r = UserMode.run([0x67, 0xF3, 0xA4]) { st in
+            st.gpr[6] = 0x50BF_DC88_0000_0000 | (UserMode.scratch + 0x100)
+            st.gpr[7] = UserMode.scratch - 0x20; st.gpr[1] = 11
+        }
+        XCTAssertEqual(r.fault?.vector, 14)
+        XCTAssertEqual(r.state.gpr[6], UserMode.scratch + 0x100)
+    }
+
+    func testMovsxdWith16BitOperandSizeReadsAWord() {
+        // movsxd ax, word [rbx] at the last two bytes of the scratch area: no #PF.
+        let r = UserMode.run([0x66, 0x63, 0x03]) { st in
+            st.gpr[3] = UserMode.guardAbove - 2; st.gpr[0] = 0x1111_2222_3333_4444; st.mem(UserMode.guardAbove - 2, 2, 0x8001)
+        }
+        XCTAssertNil(r.fault)
+        XCTAssertEqual(r.state.gpr[0], 0x1111_2222_3333_8001)
+    }
 }

@@ -55,6 +55,22 @@ final class DiffRegressionVectorTests: XCTestCase {
         XCTAssertEqual(r.state.xmm(4).1, 0xFFFF_7F00_5DC3_8080)
     }
 
+    func testDotProductFlagsComeFromTwoStages() {
+        // DPPD xmm0, xmm1, 0x20: only product 1, no lane written. The denormal product still goes
+        // through the addition (DE), after the product raised UE and PE.
+        func st(_ s: inout DTState) {
+            s.setXMM(0, 0, 0x1A70_0000_0000_0001); s.setXMM(1, 0, 0x23D0_0000_0000_0000)
+        }
+        var r = UserMode.run([0x66, 0x0F, 0x3A, 0x41, 0xC1, 0x20], st)
+        XCTAssertNil(r.fault)
+        XCTAssertEqual(r.state.mxcsr, 0x1FB2)
+        XCTAssertEqual(r.state.xmm(0).0, 0); XCTAssertEqual(r.state.xmm(0).1, 0)
+        // DE unmasked: #XM from the addition, the product's flags stay recorded.
+        r = UserMode.run([0x66, 0x0F, 0x3A, 0x41, 0xC1, 0x20]) { s in st(&s); s.setMXCSR(0x1E80) }
+        XCTAssertEqual(r.fault?.vector, 19)
+        XCTAssertEqual(r.state.mxcsr, 0x1EB2)
+    }
+
     func testUnmaskedUnderflowReportsInexactWithAnUnboundedExponent() {
         // (1 + 2^-20) * 2^-100 times 2^-40: exact with an unbounded exponent, inexact as a denormal.
         let a: UInt64 = 0x0D80_0008, b: UInt64 = 0x2B80_0000
@@ -75,5 +91,22 @@ final class DiffRegressionVectorTests: XCTestCase {
         r = UserMode.run([0x66, 0x0F, 0xF7, 0xC1]) { st in st.gpr[7] = rdi; st.setXMM(1, ~0, ~0) }
         XCTAssertEqual(r.fault?.vector, 14)
         XCTAssertEqual(r.fault?.addr, rdi + 8)
+    }
+
+    func testMaskedStoreWithAnEmptyMaskStillFaults() {
+        let r = UserMode.run([0x0F, 0xF7, 0xC1]) { st in st.gpr[7] = UserMode.guardAbove - 2; st.setX87(fsw: 0, tags: 0) }
+        XCTAssertEqual(r.fault?.vector, 14)
+        XCTAssertEqual(r.fault?.addr, UserMode.guardAbove)
+    }
+
+    func testMaskedOverflowLaneKeepsInexactUnderAnUnmaskedUnderflow() {
+        // ADDSUBPS x, x under round-toward-zero: lane 3 overflows (masked: max, PE), lane 1 is a
+        // tiny exact sum with UE unmasked (#XM): PE must still be reported.
+        let r = UserMode.run([0xF2, 0x0F, 0xD0, 0xFF]) { st in
+            st.setMXCSR(0x7580)
+            st.setXMM(7, 0x8001_0080_8080_6AFF, 0xFF0F_00ED_FF00_7F02)
+        }
+        XCTAssertEqual(r.fault?.vector, 19)
+        XCTAssertEqual(r.state.mxcsr & 0x3F, 0x3A)
     }
 }

@@ -106,4 +106,56 @@ final class DiffRegressionX87Tests: XCTestCase {
         }
         XCTAssertEqual(r.state.fsw & 0x288, 0x88)
     }
+
+    func testReleaseBuildWindowsComputeOnlyTheirOperation() {
+        // A release build evaluated both the m64 and the m32 reading of FLD's operand inside the
+        // host window: FLD m32 of -0.0 picked up DE from the denormal m64 reading of its bits.
+        let s = UserMode.scratch
+        let r = UserMode.run([0xD9, 0x00], undefinedFSW: c0c2c3) { st in
+            st.setX87(fsw: 0, tags: 0); st.gpr[0] = s; st.mem(s, 8, 0x8000_0000)
+        }
+        XCTAssertEqual(r.state.fsw & 0x3F, 0)
+    }
+
+    func testStackFaultsAndUnmaskedExceptionsInCompares() {
+        // FTST of an empty ST0 sets C3 C2 C0 even with IE unmasked.
+        var r = UserMode.run([0xD9, 0xE4]) { $0.setX87(fcw: 0x37E, fsw: 0, tags: 0) }
+        XCTAssertEqual(r.state.fsw & 0x4500, 0x4500)
+        // FCOMPP with an unmasked invalid operand pops nothing.
+        r = UserMode.run([0xDE, 0xD9]) { st in
+            st.setX87(fcw: 0x37E, fsw: 0, tags: 0x03); st.setST(0, 0x8000_0000_0000_0001, 0x7FFF); st.setST(1, self.one.0, self.one.1)
+        }
+        XCTAssertEqual(r.state.top, 0)
+        // FPREM1 of an unsupported operand clears C1 and C2, keeps C0 and C3.
+        r = UserMode.run([0xD9, 0xF5]) { st in
+            st.setX87(fsw: 0x4700, tags: 0x03); st.setST(0, 0x1234, 0x7FFF); st.setST(1, self.one.0, self.one.1)
+        }
+        XCTAssertEqual(r.state.fsw & 0x4700, 0x4100)
+        // FNSTENV masks everything: ES and B are cleared.
+        r = UserMode.run([0xD9, 0x30]) { st in st.setX87(fcw: 0x37E, fsw: 0x8081, tags: 0); st.gpr[0] = UserMode.scratch }
+        XCTAssertEqual(r.state.fsw, 0x0001)
+        XCTAssertEqual(r.state.fcw, 0x37F)
+    }
+
+    func testMemoryOperandOrder() {
+        let g = UserMode.guardAbove
+        // FST m64 from an empty ST0 at a non-canonical address: #GP, no stack-fault flags.
+        var r = UserMode.run([0xDD, 0x10]) { st in st.setX87(fsw: 0, tags: 0); st.gpr[0] = 0x8000_6000_1C00 }
+        XCTAssertEqual(r.fault?.vector, 13); XCTAssertEqual(r.state.fsw, 0)
+        // FBSTP/FSTP m80 store the low quadword first: a fault on the high word leaves it written.
+        r = UserMode.run([0xDF, 0x30]) { st in
+            st.setX87(fsw: 0, tags: 0x01); st.setST(0, 0, 0x8000); st.gpr[0] = g - 8; st.mem(g - 8, 8, ~0)
+        }
+        XCTAssertEqual(r.fault?.addr, g)
+        XCTAssertEqual(r.state.mem(g - 8, 8), 0)
+        // Environment images: the first field, then the last byte, then the rest.
+        r = UserMode.run([0xDD, 0x20]) { $0.gpr[0] = g - 6 }                // frstor: first dword fits
+        XCTAssertEqual(r.fault?.addr, g - 6 + 107)
+        r = UserMode.run([0xDD, 0x20]) { $0.gpr[0] = g - 2 }                // frstor: first dword crosses
+        XCTAssertEqual(r.fault?.addr, g)
+        r = UserMode.run([0xD9, 0x30]) { $0.gpr[0] = g - 21 }               // fnstenv
+        XCTAssertEqual(r.fault?.addr, g - 21 + 27)
+        r = UserMode.run([0x0F, 0xAE, 0x00]) { $0.gpr[0] = g - 16 }         // fxsave: 512 bytes
+        XCTAssertEqual(r.fault?.addr, g - 16 + 511)
+    }
 }

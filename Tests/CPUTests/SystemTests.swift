@@ -121,7 +121,7 @@ final class SystemTests: XCTestCase {
         cpu.gpr[0] = 7; cpu.gpr[1] = 0
         run([0x0F, 0xA2])
         XCTAssertEqual(cpu.gpr[3] & (1 << 0 | 1 << 7 | 1 << 20), 1 << 0 | 1 << 7 | 1 << 20, "FSGSBASE SMEP SMAP")
-        XCTAssertEqual(cpu.gpr[3] & (1 << 3), 0, "no BMI1")
+        XCTAssertEqual(cpu.gpr[3] & (1 << 3 | 1 << 8 | 1 << 19), 1 << 3 | 1 << 8 | 1 << 19, "BMI1 BMI2 ADX")
 
         cpu.gpr[0] = 0x4000_0000
         run([0x0F, 0xA2])
@@ -171,7 +171,7 @@ final class SystemTests: XCTestCase {
         XCTAssertTrue(bit("fsgsbase")); XCTAssertTrue(bit("rdrand")); XCTAssertTrue(bit("rdpid"))
         XCTAssertTrue(bit("sse")); XCTAssertTrue(bit("sse2")); XCTAssertTrue(bit("fxsr")); XCTAssertTrue(bit("sse4.2"))
         XCTAssertFalse(bit("sha"))
-        XCTAssertFalse(bit("bmi1")); XCTAssertTrue(bit("xsave"))
+        XCTAssertTrue(bit("bmi1")); XCTAssertTrue(bit("bmi2")); XCTAssertTrue(bit("xsave"))
         XCTAssertEqual(m & 1, 1)
     }
 
