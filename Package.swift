@@ -31,7 +31,7 @@ let package = Package(
             dependencies: ["Machine", "DiffTest", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Frontend"),
         .testTarget(name: "CPUTests", dependencies: ["CPU", "CPUState", "Machine", "DiffTest"], path: "Tests/CPUTests"),
-        .testTarget(name: "ConformanceTests", dependencies: ["CPU", "CPUState"], path: "Tests/ConformanceTests"),
+        .testTarget(name: "ConformanceTests", dependencies: ["CPU", "CPUState", "JIT"], path: "Tests/ConformanceTests"),
         .testTarget(name: "ROMTests", dependencies: ["Machine", "CPU"], path: "Tests/ROMTests"),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "CPU"], path: "Tests/DevicesTests"),
         .testTarget(name: "FrontendTests", dependencies: [], path: "Tests/FrontendTests"),

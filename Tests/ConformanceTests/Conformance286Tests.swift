@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import CPU
 import CPUState
+import JIT
 
 /// Runs the SingleStepTests 80286 real-mode vectors (../shared/conformance/80286-real): each
 /// vector is one instruction followed by HLT, recorded from real silicon. We load the initial
@@ -70,7 +71,15 @@ final class Conformance286Tests: XCTestCase {
         return try JSONSerialization.jsonObject(with: data)
     }
 
-    func testAll80286RealModeVectors() throws {
+    func testAll80286RealModeVectors() throws { try runAllVectors(jit: false) }
+
+    /// The same vectors under the JIT: each vector's instruction is translated (a block of the
+    /// instruction and the HLT), the vector's RAM is written through `PhysicalMemory.write` so
+    /// the engine's code-page tracking invalidates the previous vector's blocks, and the results
+    /// must be exactly the interpreter's.
+    func testAll80286RealModeVectorsUnderJIT() throws { try runAllVectors(jit: true) }
+
+    func runAllVectors(jit: Bool) throws {
         guard FileManager.default.fileExists(atPath: Self.dataDir.appendingPathComponent("metadata.json").path) else {
             throw XCTSkip("80286 conformance data not found at \(Self.dataDir.path) (it lives in ../shared/conformance beside the repository); the vectors were NOT run")
         }
@@ -84,6 +93,11 @@ final class Conformance286Tests: XCTestCase {
 
         let mem = PhysicalMemory(ramSize: 16 << 20)
         let cpu = CPU(memory: mem, ports: PortBus())
+        let engine = jit ? try JITEngine(cpu: cpu, cacheSize: 8 << 20) : nil
+        // Vector RAM goes in through `write` (code-page tracking sees it) under the JIT.
+        @inline(__always) func poke(_ a: Int, _ v: UInt8) {
+            if engine != nil { mem.write(UInt64(a), size: 1, value: UInt64(v)) } else { mem.ram[a] = v }
+        }
         // What every RAM byte should hold after the vector (all zero between vectors).
         let expected = UnsafeMutablePointer<UInt8>.allocate(capacity: 16 << 20)
         expected.initialize(repeating: 0, count: 16 << 20)
@@ -133,15 +147,20 @@ final class Conformance286Tests: XCTestCase {
                 cpu.s.pointee.idtr = DescriptorTable(base: 0, limit: 0x3FF, _pad: 0)
                 cpu.rip = UInt64(iregs["ip"] ?? 0)
                 cpu.writeRFLAGS(UInt64(iregs["flags"] ?? 2) & 0x0FFF | 2)
-                for pair in iram { mem.ram[pair[0]] = UInt8(pair[1]); expected[pair[0]] = UInt8(pair[1]) }
+                for pair in iram { poke(pair[0], UInt8(pair[1])); expected[pair[0]] = UInt8(pair[1]) }
                 for pair in fram { expected[pair[0]] = UInt8(pair[1]) }
 
                 firstFault = nil
                 var d = Instr()
                 var steps = 0
-                while cpu.s.pointee.halted == 0 && cpu.s.pointee.shutdown == 0 && steps < Self.maxSteps {
-                    cpu.step(&d)
-                    steps += 1
+                if let engine {
+                    _ = engine.run(budget: Self.maxSteps)
+                    steps = engine.lastRunSteps
+                } else {
+                    while cpu.s.pointee.halted == 0 && cpu.s.pointee.shutdown == 0 && steps < Self.maxSteps {
+                        cpu.step(&d)
+                        steps += 1
+                    }
                 }
                 mostSteps = max(mostSteps, steps)
                 var problems: [String] = []
@@ -218,13 +237,15 @@ final class Conformance286Tests: XCTestCase {
                 // Clear every byte the vector touched (and whatever a wrong emulation wrote to the
                 // IVT or the stack window), in RAM and in the expectation. A vector that did not
                 // pass may have run wild and written anywhere: clear all of RAM after it.
-                for pair in iram { mem.ram[pair[0]] = 0; expected[pair[0]] = 0 }
-                for pair in fram { mem.ram[pair[0]] = 0; expected[pair[0]] = 0 }
+                for pair in iram { poke(pair[0], 0); expected[pair[0]] = 0 }
+                for pair in fram { poke(pair[0], 0); expected[pair[0]] = 0 }
                 if problems.isEmpty {
                     memset(mem.ram, 0, 0x400)
-                    for k in -16..<16 { mem.ram[ssBase + ((sp0 + k) & 0xFFFF)] = 0 }
+                    engine?.notifyWrite(physical: 0, length: 0x400)
+                    for k in -16..<16 { poke(ssBase + ((sp0 + k) & 0xFFFF), 0) }
                 } else {
                     memset(mem.ram, 0, 16 << 20)
+                    engine?.invalidateAll()
                 }
             }
             results.append((form, o))
@@ -233,7 +254,7 @@ final class Conformance286Tests: XCTestCase {
         }
 
         // Report: the rate of every form, then the failures with examples, then the differences.
-        var report = ["80286 real-mode conformance, pass/counted per form (excused vectors in brackets):"]
+        var report = ["80286 real-mode conformance (\(jit ? "JIT" : "interpreter")), pass/counted per form (excused vectors in brackets):"]
         var line = ""
         for (form, o) in results {
             let cell = "\(form): \(o.pass)/\(o.pass + o.fail)" + (o.excused > 0 ? " [+\(o.excused)]" : "")
@@ -271,6 +292,13 @@ final class Conformance286Tests: XCTestCase {
         print(report.joined(separator: "\n"))
         XCTAssertGreaterThanOrEqual(overall, 0.995, "overall pass rate")
         XCTAssertTrue(below.isEmpty, "forms below 98% without a documented reason: \(below.joined(separator: ", "))")
+        if let engine {
+            // The interpreter passes every counted vector; the JIT must match it exactly, and it
+            // must really have run translated code (not only the interpreter fallback).
+            XCTAssertEqual(counted.fail, 0, "vectors failing under the JIT")
+            XCTAssertGreaterThan(engine.blockEntries, UInt64(counted.pass / 2), "blocks entered under the JIT")
+            print("JIT: \(engine.blocksTranslated) blocks translated, \(engine.blockEntries) entered, \(engine.interpretedSteps) interpreted steps, \(engine.invalidations) invalidations, \(engine.flushes) flushes")
+        }
     }
 
     func describe(_ t: [String: Any], problems: [String]) -> String {
