@@ -227,10 +227,22 @@ public final class DiffTester {
     }
 
     /// Same class, sign and exponent, mantissas within 4 units in the last place.
-    static func closeF80(_ a: (UInt64, UInt16), _ b: (UInt64, UInt16)) -> Bool {
-        if a.1 != b.1 || a.1 & 0x7FFF == 0x7FFF { return a == b }
-        let d = a.0 > b.0 ? a.0 - b.0 : b.0 - a.0
-        return d <= 4
+    /// Within 4 units in the last place, counted across exponent boundaries (1 - 2^-64 and 1.0
+    /// are neighbours: a directed rounding mode can move a result near 1 onto either side). Same
+    /// sign only; NaNs, infinities and unnormals must be identical.
+    public static func closeF80(_ a: (UInt64, UInt16), _ b: (UInt64, UInt16)) -> Bool {
+        if a == b { return true }
+        if a.1 & 0x8000 != b.1 & 0x8000 { return false }
+        // Position among the non-negative finite values: denormals (exponent 0) count up to
+        // 2^63 - 1, then each exponent holds 2^63 steps of its explicit-integer-bit mantissas.
+        func position(_ v: (UInt64, UInt16)) -> UInt128? {
+            let e = UInt128(v.1 & 0x7FFF)
+            if e == 0 { return UInt128(v.0) }
+            if e == 0x7FFF || v.0 >> 63 == 0 { return nil }
+            return e << 63 | UInt128(v.0 & ~(1 << 63))
+        }
+        guard let x = position(a), let y = position(b) else { return false }
+        return (x > y ? x - y : y - x) <= 4
     }
 
     func compare(_ n: DTResult, _ e: DTResult, _ masks: (flags: UInt64, fsw: UInt16, gpr: UInt16), approx: [Int] = [], approxX87: Bool = false) -> [String] {

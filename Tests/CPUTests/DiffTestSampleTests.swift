@@ -20,4 +20,19 @@ final class DiffTestSampleTests: XCTestCase {
         XCTAssertEqual(s.mismatchCount, 0, reports.joined(separator: "\n"))
         XCTAssertEqual(s.disagreements, [], "encoder and decoder disagree on instruction lengths")
     }
+
+    /// The transcendental comparison counts ulps across exponent boundaries: FCOS of a tiny
+    /// argument rounded down is 1 - 2^-64 on the host, the libm-based result 1.0 (seed
+    /// 0x5EEDD1FF sample, case 5920 of seed 1592644095); they are neighbours.
+    func testCloseF80AcrossExponents() {
+        let one: (UInt64, UInt16) = (1 << 63, 0x3FFF), belowOne: (UInt64, UInt16) = (~0, 0x3FFE)
+        XCTAssertTrue(DiffTester.closeF80(one, belowOne))
+        XCTAssertTrue(DiffTester.closeF80(belowOne, (1 << 63 | 3, 0x3FFF)))     // 4 ulps
+        XCTAssertFalse(DiffTester.closeF80(belowOne, (1 << 63 | 4, 0x3FFF)))    // 5 ulps
+        XCTAssertFalse(DiffTester.closeF80(one, (1 << 63, 0xBFFF)))             // sign
+        XCTAssertFalse(DiffTester.closeF80(one, (1 << 63, 0x4000)))             // 2^63 ulps
+        XCTAssertTrue(DiffTester.closeF80((0x7FFF_FFFF_FFFF_FFFF, 0), (1 << 63, 1)))  // denormal/normal
+        XCTAssertFalse(DiffTester.closeF80((1 << 63, 0x7FFF), (1 << 63 | 1, 0x7FFF)))  // NaN vs inf
+        XCTAssertFalse(DiffTester.closeF80((0x4000_0000_0000_0000, 0x3FFF), (0x4000_0000_0000_0001, 0x3FFF)))  // unnormals
+    }
 }
