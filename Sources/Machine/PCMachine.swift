@@ -270,9 +270,14 @@ public final class PCMachine {
 
     private func applyPAM(_ segs: [PAMSegment]) {
         guard let bios = memory.romPointer(named: "bios"), let image = biosImage else { return }
-        let lowAlias = bios + (image.count - 0x2_0000)    // last 128 KiB appear at 0xE0000
+        // The last 128 KiB of the image (all of a smaller one) appear just below 1 MiB; a 64 KiB
+        // image covers 0xF0000 only and the E segment reads as nothing (all ones).
+        let aliasSize = min(image.count, 0x2_0000)
+        let aliasBase = 0x10_0000 - UInt64(aliasSize)
+        let lowAlias = bios + (image.count - aliasSize)
         for seg in segs {
-            let src: UnsafeMutablePointer<UInt8>? = seg.base >= 0xE_0000 ? lowAlias + Int(seg.base - 0xE_0000) : nil
+            let src: UnsafeMutablePointer<UInt8>? = seg.base >= aliasBase && seg.base + seg.size <= 0x10_0000
+                ? lowAlias + Int(seg.base - aliasBase) : nil
             memory.setShadow(base: seg.base, size: seg.size, readRAM: seg.readRAM, writeRAM: seg.writeRAM, romSource: src)
         }
         cpu.flushTLB()
