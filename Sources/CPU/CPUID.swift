@@ -96,8 +96,7 @@ public struct CPUIDModel: Sendable {
     /// executes it (and the matching CR4/XCR0/MSR checks derive from this list automatically).
     ///
     /// Deliberately OFF until implemented:
-    ///   - .avx, .avx2, .fma, .f16c, .sha: not executed yet (AVX also needs
-    ///     XCR0 bit 2 in `xcr0Supported` and the YMM component in XSAVE).
+    ///   - .sha, AVX-512, VAES, VPCLMULQDQ (256-bit): not executed yet.
     ///   - .apic, .tscDeadline, .arat: turned on by a machine that has a local APIC (PCMachine);
     ///     .x2apic: not modelled.
     ///   - .vme, .mce, .mca, .pcid, .umip, .monitor: not modelled.
@@ -109,6 +108,8 @@ public struct CPUIDModel: Sendable {
         .fdpExceptionOnly,    // FDP (and FOP) only recorded for unmasked x87 exceptions
         .clflushopt, .clwb,   // no caches: checked like CLFLUSH, nothing to write back
         .bmi1, .bmi2, .adx,   // ExecBMI.swift (TZCNT in ExecArith.swift)
+        // AVX, AVX2, FMA3, F16C (VectorAVX.swift, VectorAVXFP.swift); XSAVE component 2.
+        .avx, .avx2, .fma, .f16c,
         .syscall, .nx, .page1G, .rdtscp, .lm, .lahf64, .abm, .prefetchw,
         .invariantTSC,
         // x87 (FPU.swift), FXSAVE/FXRSTOR, MMX and SSE..SSE4.2 with PCLMULQDQ and AES-NI (Vector*.swift).
@@ -117,9 +118,8 @@ public struct CPUIDModel: Sendable {
         .xsave,
     ]
 
-    /// XCR0 bits the machine can save/restore (bit 0 x87 is architecturally always 1).
-    /// Extend with 0x2 (SSE) / 0x4 (AVX) when that state exists.
-    public var xcr0Supported: UInt64 = 0x3
+    /// XCR0 bits the machine can save/restore: x87 (always 1), SSE, AVX (YMM upper halves).
+    public var xcr0Supported: UInt64 = 0x7
 
     public var vendor = "GenuineIntel"
     public var brand = "emu virtual CPU"
@@ -236,14 +236,14 @@ public struct CPUIDModel: Sendable {
     }
 
     /// Executes CPUID for `leaf`/`subleaf`. `cr4` supplies the dynamic OSXSAVE bit.
-    public func query(leaf: UInt32, subleaf: UInt32, cr4: UInt64 = 0) -> (eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32) {
+    public func query(leaf: UInt32, subleaf: UInt32, cr4: UInt64 = 0, xcr0: UInt64 = 1) -> (eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32) {
         func w(_ x: CPUFeature.Word) -> UInt32 { words[x.rawValue] }
         let inBasic = leaf <= maxBasicLeaf
         let inHypervisor = leaf >= 0x4000_0000 && leaf <= 0x4FFF_FFFF
         let inExtended = leaf >= 0x8000_0000 && leaf <= maxExtendedLeaf
         if !inBasic && !inHypervisor && !inExtended {
             // Intel: leaves beyond the maximum return the highest basic leaf's data.
-            return query(leaf: maxBasicLeaf, subleaf: subleaf, cr4: cr4)
+            return query(leaf: maxBasicLeaf, subleaf: subleaf, cr4: cr4, xcr0: xcr0)
         }
         switch leaf {
         case 0:
@@ -289,8 +289,15 @@ public struct CPUIDModel: Sendable {
             // XSAVE state enumeration (only reachable once XSAVE is advertised and maxBasicLeaf >= 0xD).
             guard has(.xsave) else { return (0, 0, 0, 0) }
             switch subleaf {
-            case 0: return (UInt32(truncatingIfNeeded: xcr0Supported), 576, 576, UInt32(truncatingIfNeeded: xcr0Supported >> 32))
+            case 0:
+                // EBX: area size for the components enabled in XCR0; ECX: for all supported ones.
+                let cur: UInt32 = xcr0 & 4 != 0 ? 832 : 576
+                let all: UInt32 = xcr0Supported & 4 != 0 ? 832 : 576
+                return (UInt32(truncatingIfNeeded: xcr0Supported), cur, all, UInt32(truncatingIfNeeded: xcr0Supported >> 32))
             case 1: return (1, 0, 0, 0)      // XSAVEOPT; no XSAVEC/XGETBV1/XSAVES
+            case 2:
+                // YMM_Hi128: 256 bytes at offset 576 of the standard format.
+                return xcr0Supported & 4 != 0 ? (256, 576, 0, 0) : (0, 0, 0, 0)
             default: return (0, 0, 0, 0)
             }
         case 0x4000_0000:

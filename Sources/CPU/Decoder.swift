@@ -340,6 +340,9 @@ extension OpcodeTable {
         } else if d.vex {
             // VEX.L must be 0 for L0 forms; VEX.vvvv must be 1111 when no operand uses it.
             if info.attrs.contains(.vexL0) && d.vexL != 0 { throw ud }
+            if info.attrs.contains(.vexL1) && d.vexL == 0 { throw ud }
+            if info.attrs.contains(.vexW0) && d.vexW { throw ud }
+            if info.attrs.contains(.vexW1) && !d.vexW { throw ud }
             let usesV = d.op0.kind == .H || d.op1.kind == .H || d.op2.kind == .H || d.op3.kind == .H ||
                         d.op0.kind == .B || d.op1.kind == .B || d.op2.kind == .B || d.op3.kind == .B
             if !usesV && d.vexV != 0 { throw ud }

@@ -136,7 +136,8 @@ extension CPU {
             try writeMSR(UInt32(truncatingIfNeeded: gpr[1]), v)
         case .CPUID:
             let r = cpuid.query(leaf: UInt32(truncatingIfNeeded: gpr[0]),
-                                subleaf: UInt32(truncatingIfNeeded: gpr[1]), cr4: s.pointee.cr4)
+                                subleaf: UInt32(truncatingIfNeeded: gpr[1]), cr4: s.pointee.cr4,
+                                xcr0: s.pointee.xcr0)
             gpr[0] = UInt64(r.eax); gpr[3] = UInt64(r.ebx); gpr[1] = UInt64(r.ecx); gpr[2] = UInt64(r.edx)
         case .RDRAND, .RDSEED:
             guard cpuid.has(d.mn == .RDRAND ? .rdrand : .rdseed) else { throw Fault.undefined }

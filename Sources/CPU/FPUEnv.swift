@@ -288,17 +288,20 @@ extension CPU {
         fxLoadXMM(b)
     }
 
-    // MARK: XSAVE / XRSTOR (standard form; components 0 = x87 and 1 = SSE)
+    // MARK: XSAVE / XRSTOR (standard form; components 0 = x87, 1 = SSE, 2 = AVX)
 
-    /// Size of the XSAVE area for the components the CPU supports: legacy region + header.
+    /// Legacy region + header; component 2 (YMM_Hi128, 256 bytes) follows at 576.
     static let xsaveAreaSize = 576
+
+    /// Bytes of the area XSAVE/XRSTOR access for the requested-feature bitmap.
+    @inline(__always) func xsaveSize(_ rfbm: UInt64) -> Int { rfbm & 4 != 0 ? 832 : 576 }
 
     /// XSAVE / XSAVEOPT: saves the components in XCR0 & EDX:EAX and sets their XSTATE_BV bits.
     /// (XSAVEOPT may skip unmodified components; saving them is always allowed.)
     func xsave(_ d: Instr, _ ea: UInt64) throws(Fault) {
         guard s.pointee.cr4 & CR4Bit.OSXSAVE != 0 else { throw Fault.undefined }
         let rfbm = s.pointee.xcr0 & ((gpr[2] & 0xFFFF_FFFF) << 32 | (gpr[0] & 0xFFFF_FFFF))
-        var area = try xsaveAreaRead(d, ea)
+        var area = try xsaveAreaRead(d, ea, xsaveSize(rfbm))
         let img = fxImage(d)
         if rfbm & 1 != 0 {
             for i in 0..<24 where i < 24 { area[i] = img[i] }
@@ -308,9 +311,15 @@ extension CPU {
             for i in 24..<32 { area[i] = img[i] }
             for i in 160..<(code64 ? 416 : 288) { area[i] = img[i] }
         }
+        if rfbm & 4 != 0 {
+            let x = UnsafeMutableRawPointer(cpu_ymm(s)!)
+            for i in 0..<(code64 ? 16 : 8) {
+                for k in 0..<16 { area[576 + 16 * i + k] = x.load(fromByteOffset: 32 * i + 16 + k, as: UInt8.self) }
+            }
+        }
         let bv = x87Get(area, 512, 8)
-        x87Put(&area, 512, 8, (bv & ~rfbm) | (rfbm & 3))
-        try x87WriteBlock(d.seg, ea, area, checkSize: CPU.xsaveAreaSize)
+        x87Put(&area, 512, 8, (bv & ~rfbm) | (rfbm & 7))
+        try x87WriteBlock(d.seg, ea, area, checkSize: xsaveSize(rfbm))
     }
 
     /// XRSTOR: loads the components in XCR0 & EDX:EAX whose XSTATE_BV bit is set, initialises
@@ -318,7 +327,7 @@ extension CPU {
     func xrstor(_ d: Instr, _ ea: UInt64) throws(Fault) {
         guard s.pointee.cr4 & CR4Bit.OSXSAVE != 0 else { throw Fault.undefined }
         let rfbm = s.pointee.xcr0 & ((gpr[2] & 0xFFFF_FFFF) << 32 | (gpr[0] & 0xFFFF_FFFF))
-        let area = try xsaveAreaRead(d, ea)
+        let area = try xsaveAreaRead(d, ea, xsaveSize(rfbm))
         let bv = x87Get(area, 512, 8), comp = x87Get(area, 520, 8)
         if comp != 0 || bv & ~s.pointee.xcr0 != 0 { throw Fault.gp(0) }
         for i in 528..<576 where area[i] != 0 { throw Fault.gp(0) }
@@ -336,6 +345,12 @@ extension CPU {
                 s.pointee.ftw = 0xFFFF
             }
         }
+        if rfbm & 4 != 0 {
+            let x = UnsafeMutableRawPointer(cpu_ymm(s)!)
+            for i in 0..<(code64 ? 16 : 8) {
+                for k in 0..<16 { x.storeBytes(of: bv & 4 != 0 ? area[576 + 16 * i + k] : 0, toByteOffset: 32 * i + 16 + k, as: UInt8.self) }
+            }
+        }
         if rfbm & 2 != 0 {
             if bv & 2 != 0 { fxLoadXMM(area) } else {
                 let x = UnsafeMutableRawPointer(cpu_ymm(s)!)
@@ -347,10 +362,10 @@ extension CPU {
         }
     }
 
-    private func xsaveAreaRead(_ d: Instr, _ ea: UInt64) throws(Fault) -> [UInt8] {
+    private func xsaveAreaRead(_ d: Instr, _ ea: UInt64, _ size: Int) throws(Fault) -> [UInt8] {
         let lin = try linear(seg: d.seg, off: ea, size: 1, write: false)
         if lin & 63 != 0 { throw Fault.gp(0) }
-        return try x87ReadBlock(d.seg, ea, CPU.xsaveAreaSize)
+        return try x87ReadBlock(d.seg, ea, size)
     }
 }
 #endif

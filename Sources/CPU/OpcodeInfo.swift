@@ -49,7 +49,7 @@ public enum OperandKind: UInt8, Sendable {
 /// Operand sizes. `v`: operand size; `z`: operand size capped at 32; `y`: 32 or 64;
 /// `p`: far pointer (z + 16-bit selector); `a`: BOUND pair; `s`: 6/10-byte table register.
 public enum OperandSize: UInt8, Sendable {
-    case none = 0, b, w, d, q, v, z, y, p, a, s, x, dq, ps, pd, ss, sd, pi, mx
+    case none = 0, b, w, d, q, v, z, y, p, a, s, x, dq, ps, pd, ss, sd, pi, mx, qq
 }
 
 public struct Operand: Sendable {
@@ -86,6 +86,10 @@ public struct OpAttr: OptionSet, Sendable {
     /// VEX.W selects nothing (table attribute `WIG`); without it W is significant for the
     /// executor (operand size of GP forms, element size of some vector forms).
     public static let vexWIG = OpAttr(rawValue: 1 << 14)
+    /// VEX.L must be 1 (`L1`); VEX.W must be 0 (`W0`) / 1 (`W1`); else #UD.
+    public static let vexL1 = OpAttr(rawValue: 1 << 15)
+    public static let vexW0 = OpAttr(rawValue: 1 << 16)
+    public static let vexW1 = OpAttr(rawValue: 1 << 17)
 }
 
 /// Flag bits in RFLAGS order; the table's letters map onto these.
@@ -260,7 +264,7 @@ public final class OpcodeTable: @unchecked Sendable {
         for o in ops where [.E, .G, .M, .R, .S, .C, .D, .V, .W, .U, .P, .Q, .N].contains(o.kind) {
             info.attrs.insert(.modrm)
         }
-        if groupReg >= 0 || map >= 2 { info.attrs.insert(.modrm) }
+        if groupReg >= 0 || map == 2 || map == 3 || map == 5 || map == 6 { info.attrs.insert(.modrm) }   // 4-6: VEX 0F/0F38/0F3A
         if prefixSlot > 0 { info.attrs.insert(.mandatoryPrefix) }
         if prefixSlot == 0 || ops.contains(where: { [.V, .W, .U, .H, .P, .Q, .N].contains($0.kind) }) {
             info.attrs.insert(.noPrefix)
@@ -279,6 +283,9 @@ public final class OpcodeTable: @unchecked Sendable {
             case "norep": info.attrs.insert(.noRepPrefix)
             case "L0": info.attrs.insert(.vexL0)
             case "WIG": info.attrs.insert(.vexWIG)
+            case "L1": info.attrs.insert(.vexL1)
+            case "W0": info.attrs.insert(.vexW0)
+            case "W1": info.attrs.insert(.vexW1)
             default:
                 if a.hasPrefix("w:") { info.flagsWritten = Self.parseFlags(a.dropFirst(2)) }
                 else if a.hasPrefix("r:") { info.flagsRead = Self.parseFlags(a.dropFirst(2)) }
@@ -400,6 +407,7 @@ public final class OpcodeTable: @unchecked Sendable {
         case "ss": size = .ss
         case "sd": size = .sd
         case "pi": size = .pi
+        case "qq": size = .qq
         case "": size = .none
         default: preconditionFailure("opcode table: unknown operand size \(s)")
         }

@@ -895,6 +895,343 @@ V 66 0F38 F7 SHLX Gy,Ey,By L0 feat:bmi2
 V F3 0F38 F7 SARX Gy,Ey,By L0 feat:bmi2
 V F2 0F38 F7 SHRX Gy,Ey,By L0 feat:bmi2
 V F2 0F3A F0 RORX Gy,Ey,Ib L0 feat:bmi2
+# ---- VEX-encoded vector instructions (AVX, AVX2, FMA3, F16C; VectorAVX.swift) -------------------
+# VEX.L selects 128/256 bits unless L0/L1 (must be 0/1) is given; W0/W1: VEX.W must be 0/1;
+# WIG: W ignored; otherwise W selects the element or GPR size (VMOVD/Q, VPEXTRD/Q, FMA PS/PD,
+# VPSRLVD/Q ...). 256-bit integer forms need AVX2.
+V NP 0F 10 VMOVUPS Vps,Wps WIG feat:avx
+V NP 0F 11 VMOVUPS Wps,Vps WIG feat:avx
+V 66 0F 10 VMOVUPD Vpd,Wpd WIG feat:avx
+V 66 0F 11 VMOVUPD Wpd,Vpd WIG feat:avx
+V F3 0F 10 VMOVSS Vx,Hx,Wss WIG feat:avx
+V F2 0F 10 VMOVSD Vx,Hx,Wsd WIG feat:avx
+V F3 0F 11 VMOVSS Wss,Hx,Vss WIG feat:avx
+V F2 0F 11 VMOVSD Wsd,Hx,Vsd WIG feat:avx
+V NP 0F 12 VMOVLPS Vq,Hq,Wq L0 WIG feat:avx
+V 66 0F 12 VMOVLPD Vq,Hq,Mq L0 WIG feat:avx
+V F3 0F 12 VMOVSLDUP Vx,Wx WIG feat:avx
+V F2 0F 12 VMOVDDUP Vx,Wx WIG feat:avx
+V NP 0F 13 VMOVLPS Mq,Vq L0 WIG feat:avx
+V 66 0F 13 VMOVLPD Mq,Vq L0 WIG feat:avx
+V NP 0F 14 VUNPCKLPS Vx,Hx,Wx WIG feat:avx
+V 66 0F 14 VUNPCKLPD Vx,Hx,Wx WIG feat:avx
+V NP 0F 15 VUNPCKHPS Vx,Hx,Wx WIG feat:avx
+V 66 0F 15 VUNPCKHPD Vx,Hx,Wx WIG feat:avx
+V NP 0F 16 VMOVHPS Vdq,Hq,Wq L0 WIG feat:avx
+V 66 0F 16 VMOVHPD Vdq,Hq,Mq L0 WIG feat:avx
+V F3 0F 16 VMOVSHDUP Vx,Wx WIG feat:avx
+V NP 0F 17 VMOVHPS Mq,Vq L0 WIG feat:avx
+V 66 0F 17 VMOVHPD Mq,Vq L0 WIG feat:avx
+V NP 0F 28 VMOVAPS Vps,Wps WIG feat:avx
+V 66 0F 28 VMOVAPD Vpd,Wpd WIG feat:avx
+V NP 0F 29 VMOVAPS Wps,Vps WIG feat:avx
+V 66 0F 29 VMOVAPD Wpd,Vpd WIG feat:avx
+V F3 0F 2A VCVTSI2SS Vss,Hss,Ey feat:avx
+V F2 0F 2A VCVTSI2SD Vsd,Hsd,Ey feat:avx
+V NP 0F 2B VMOVNTPS Mps,Vps WIG feat:avx
+V 66 0F 2B VMOVNTPD Mpd,Vpd WIG feat:avx
+V F3 0F 2C VCVTTSS2SI Gy,Wss feat:avx
+V F2 0F 2C VCVTTSD2SI Gy,Wsd feat:avx
+V F3 0F 2D VCVTSS2SI Gy,Wss feat:avx
+V F2 0F 2D VCVTSD2SI Gy,Wsd feat:avx
+V NP 0F 2E VUCOMISS Vss,Wss w:OSZAPC WIG feat:avx
+V 66 0F 2E VUCOMISD Vsd,Wsd w:OSZAPC WIG feat:avx
+V NP 0F 2F VCOMISS Vss,Wss w:OSZAPC WIG feat:avx
+V 66 0F 2F VCOMISD Vsd,Wsd w:OSZAPC WIG feat:avx
+V NP 0F 50 VMOVMSKPS Gy,Ups WIG feat:avx
+V 66 0F 50 VMOVMSKPD Gy,Upd WIG feat:avx
+V NP 0F 51 VSQRTPS Vps,Wps WIG feat:avx
+V 66 0F 51 VSQRTPD Vpd,Wpd WIG feat:avx
+V F3 0F 51 VSQRTSS Vss,Hss,Wss WIG feat:avx
+V F2 0F 51 VSQRTSD Vsd,Hsd,Wsd WIG feat:avx
+V NP 0F 52 VRSQRTPS Vps,Wps WIG feat:avx
+V F3 0F 52 VRSQRTSS Vss,Hss,Wss WIG feat:avx
+V NP 0F 53 VRCPPS Vps,Wps WIG feat:avx
+V F3 0F 53 VRCPSS Vss,Hss,Wss WIG feat:avx
+V NP 0F 54 VANDPS Vps,Hps,Wps WIG feat:avx
+V 66 0F 54 VANDPD Vpd,Hpd,Wpd WIG feat:avx
+V NP 0F 55 VANDNPS Vps,Hps,Wps WIG feat:avx
+V 66 0F 55 VANDNPD Vpd,Hpd,Wpd WIG feat:avx
+V NP 0F 56 VORPS Vps,Hps,Wps WIG feat:avx
+V 66 0F 56 VORPD Vpd,Hpd,Wpd WIG feat:avx
+V NP 0F 57 VXORPS Vps,Hps,Wps WIG feat:avx
+V 66 0F 57 VXORPD Vpd,Hpd,Wpd WIG feat:avx
+V NP 0F 58 VADDPS Vps,Hps,Wps WIG feat:avx
+V 66 0F 58 VADDPD Vpd,Hpd,Wpd WIG feat:avx
+V F3 0F 58 VADDSS Vss,Hss,Wss WIG feat:avx
+V F2 0F 58 VADDSD Vsd,Hsd,Wsd WIG feat:avx
+V NP 0F 59 VMULPS Vps,Hps,Wps WIG feat:avx
+V 66 0F 59 VMULPD Vpd,Hpd,Wpd WIG feat:avx
+V F3 0F 59 VMULSS Vss,Hss,Wss WIG feat:avx
+V F2 0F 59 VMULSD Vsd,Hsd,Wsd WIG feat:avx
+V NP 0F 5C VSUBPS Vps,Hps,Wps WIG feat:avx
+V 66 0F 5C VSUBPD Vpd,Hpd,Wpd WIG feat:avx
+V F3 0F 5C VSUBSS Vss,Hss,Wss WIG feat:avx
+V F2 0F 5C VSUBSD Vsd,Hsd,Wsd WIG feat:avx
+V NP 0F 5D VMINPS Vps,Hps,Wps WIG feat:avx
+V 66 0F 5D VMINPD Vpd,Hpd,Wpd WIG feat:avx
+V F3 0F 5D VMINSS Vss,Hss,Wss WIG feat:avx
+V F2 0F 5D VMINSD Vsd,Hsd,Wsd WIG feat:avx
+V NP 0F 5E VDIVPS Vps,Hps,Wps WIG feat:avx
+V 66 0F 5E VDIVPD Vpd,Hpd,Wpd WIG feat:avx
+V F3 0F 5E VDIVSS Vss,Hss,Wss WIG feat:avx
+V F2 0F 5E VDIVSD Vsd,Hsd,Wsd WIG feat:avx
+V NP 0F 5F VMAXPS Vps,Hps,Wps WIG feat:avx
+V 66 0F 5F VMAXPD Vpd,Hpd,Wpd WIG feat:avx
+V F3 0F 5F VMAXSS Vss,Hss,Wss WIG feat:avx
+V F2 0F 5F VMAXSD Vsd,Hsd,Wsd WIG feat:avx
+V NP 0F 5A VCVTPS2PD Vpd,Wps WIG feat:avx
+V 66 0F 5A VCVTPD2PS Vps,Wpd WIG feat:avx
+V F3 0F 5A VCVTSS2SD Vsd,Hx,Wss WIG feat:avx
+V F2 0F 5A VCVTSD2SS Vss,Hx,Wsd WIG feat:avx
+V NP 0F 5B VCVTDQ2PS Vps,Wdq WIG feat:avx
+V 66 0F 5B VCVTPS2DQ Vdq,Wps WIG feat:avx
+V F3 0F 5B VCVTTPS2DQ Vdq,Wps WIG feat:avx
+V 66 0F 60 VPUNPCKLBW Vx,Hx,Wx WIG feat:avx
+V 66 0F 61 VPUNPCKLWD Vx,Hx,Wx WIG feat:avx
+V 66 0F 62 VPUNPCKLDQ Vx,Hx,Wx WIG feat:avx
+V 66 0F 63 VPACKSSWB Vx,Hx,Wx WIG feat:avx
+V 66 0F 64 VPCMPGTB Vx,Hx,Wx WIG feat:avx
+V 66 0F 65 VPCMPGTW Vx,Hx,Wx WIG feat:avx
+V 66 0F 66 VPCMPGTD Vx,Hx,Wx WIG feat:avx
+V 66 0F 67 VPACKUSWB Vx,Hx,Wx WIG feat:avx
+V 66 0F 68 VPUNPCKHBW Vx,Hx,Wx WIG feat:avx
+V 66 0F 69 VPUNPCKHWD Vx,Hx,Wx WIG feat:avx
+V 66 0F 6A VPUNPCKHDQ Vx,Hx,Wx WIG feat:avx
+V 66 0F 6B VPACKSSDW Vx,Hx,Wx WIG feat:avx
+V 66 0F 6C VPUNPCKLQDQ Vx,Hx,Wx WIG feat:avx
+V 66 0F 6D VPUNPCKHQDQ Vx,Hx,Wx WIG feat:avx
+V 66 0F 6E VMOVD Vdq,Ey L0 feat:avx
+V 66 0F 6F VMOVDQA Vx,Wx WIG feat:avx
+V F3 0F 6F VMOVDQU Vx,Wx WIG feat:avx
+V 66 0F 70 VPSHUFD Vx,Wx,Ib WIG feat:avx
+V F3 0F 70 VPSHUFHW Vx,Wx,Ib WIG feat:avx
+V F2 0F 70 VPSHUFLW Vx,Wx,Ib WIG feat:avx
+V 66 0F 71/2.r VPSRLW Hx,Ux,Ib WIG feat:avx
+V 66 0F 71/4.r VPSRAW Hx,Ux,Ib WIG feat:avx
+V 66 0F 71/6.r VPSLLW Hx,Ux,Ib WIG feat:avx
+V 66 0F 72/2.r VPSRLD Hx,Ux,Ib WIG feat:avx
+V 66 0F 72/4.r VPSRAD Hx,Ux,Ib WIG feat:avx
+V 66 0F 72/6.r VPSLLD Hx,Ux,Ib WIG feat:avx
+V 66 0F 73/2.r VPSRLQ Hx,Ux,Ib WIG feat:avx
+V 66 0F 73/3.r VPSRLDQ Hx,Ux,Ib WIG feat:avx
+V 66 0F 73/6.r VPSLLQ Hx,Ux,Ib WIG feat:avx
+V 66 0F 73/7.r VPSLLDQ Hx,Ux,Ib WIG feat:avx
+V 66 0F 74 VPCMPEQB Vx,Hx,Wx WIG feat:avx
+V 66 0F 75 VPCMPEQW Vx,Hx,Wx WIG feat:avx
+V 66 0F 76 VPCMPEQD Vx,Hx,Wx WIG feat:avx
+V NP 0F 77 VZEROUPPER - WIG feat:avx
+V 66 0F 7C VHADDPD Vpd,Hpd,Wpd WIG feat:avx
+V F2 0F 7C VHADDPS Vps,Hps,Wps WIG feat:avx
+V 66 0F 7D VHSUBPD Vpd,Hpd,Wpd WIG feat:avx
+V F2 0F 7D VHSUBPS Vps,Hps,Wps WIG feat:avx
+V 66 0F 7E VMOVD Ey,Vdq L0 feat:avx
+V F3 0F 7E VMOVQ Vx,Wq L0 WIG feat:avx
+V 66 0F 7F VMOVDQA Wx,Vx WIG feat:avx
+V F3 0F 7F VMOVDQU Wx,Vx WIG feat:avx
+V NP 0F C2 VCMPPS Vps,Hps,Wps,Ib WIG feat:avx
+V 66 0F C2 VCMPPD Vpd,Hpd,Wpd,Ib WIG feat:avx
+V F3 0F C2 VCMPSS Vss,Hss,Wss,Ib WIG feat:avx
+V F2 0F C2 VCMPSD Vsd,Hsd,Wsd,Ib WIG feat:avx
+V 66 0F C4 VPINSRW Vdq,Hdq,Ew,Ib L0 WIG feat:avx
+V 66 0F C5 VPEXTRW Gd,Udq,Ib L0 WIG feat:avx
+V NP 0F C6 VSHUFPS Vps,Hps,Wps,Ib WIG feat:avx
+V 66 0F C6 VSHUFPD Vpd,Hpd,Wpd,Ib WIG feat:avx
+V 66 0F D0 VADDSUBPD Vpd,Hpd,Wpd WIG feat:avx
+V F2 0F D0 VADDSUBPS Vps,Hps,Wps WIG feat:avx
+V 66 0F D1 VPSRLW Vx,Hx,Wdq WIG feat:avx
+V 66 0F D2 VPSRLD Vx,Hx,Wdq WIG feat:avx
+V 66 0F D3 VPSRLQ Vx,Hx,Wdq WIG feat:avx
+V 66 0F D4 VPADDQ Vx,Hx,Wx WIG feat:avx
+V 66 0F D5 VPMULLW Vx,Hx,Wx WIG feat:avx
+V 66 0F D6 VMOVQ Wq,Vq L0 WIG feat:avx
+V 66 0F D7 VPMOVMSKB Gd,Ux WIG feat:avx
+V 66 0F D8 VPSUBUSB Vx,Hx,Wx WIG feat:avx
+V 66 0F D9 VPSUBUSW Vx,Hx,Wx WIG feat:avx
+V 66 0F DA VPMINUB Vx,Hx,Wx WIG feat:avx
+V 66 0F DB VPAND Vx,Hx,Wx WIG feat:avx
+V 66 0F DC VPADDUSB Vx,Hx,Wx WIG feat:avx
+V 66 0F DD VPADDUSW Vx,Hx,Wx WIG feat:avx
+V 66 0F DE VPMAXUB Vx,Hx,Wx WIG feat:avx
+V 66 0F DF VPANDN Vx,Hx,Wx WIG feat:avx
+V 66 0F E0 VPAVGB Vx,Hx,Wx WIG feat:avx
+V 66 0F E1 VPSRAW Vx,Hx,Wdq WIG feat:avx
+V 66 0F E2 VPSRAD Vx,Hx,Wdq WIG feat:avx
+V 66 0F E3 VPAVGW Vx,Hx,Wx WIG feat:avx
+V 66 0F E4 VPMULHUW Vx,Hx,Wx WIG feat:avx
+V 66 0F E5 VPMULHW Vx,Hx,Wx WIG feat:avx
+V 66 0F E6 VCVTTPD2DQ Vx,Wpd WIG feat:avx
+V F3 0F E6 VCVTDQ2PD Vx,Wpd WIG feat:avx
+V F2 0F E6 VCVTPD2DQ Vx,Wpd WIG feat:avx
+V 66 0F E7 VMOVNTDQ Mx,Vx WIG feat:avx
+V 66 0F E8 VPSUBSB Vx,Hx,Wx WIG feat:avx
+V 66 0F E9 VPSUBSW Vx,Hx,Wx WIG feat:avx
+V 66 0F EA VPMINSW Vx,Hx,Wx WIG feat:avx
+V 66 0F EB VPOR Vx,Hx,Wx WIG feat:avx
+V 66 0F EC VPADDSB Vx,Hx,Wx WIG feat:avx
+V 66 0F ED VPADDSW Vx,Hx,Wx WIG feat:avx
+V 66 0F EE VPMAXSW Vx,Hx,Wx WIG feat:avx
+V 66 0F EF VPXOR Vx,Hx,Wx WIG feat:avx
+V F2 0F F0 VLDDQU Vx,Mx WIG feat:avx
+V 66 0F F1 VPSLLW Vx,Hx,Wdq WIG feat:avx
+V 66 0F F2 VPSLLD Vx,Hx,Wdq WIG feat:avx
+V 66 0F F3 VPSLLQ Vx,Hx,Wdq WIG feat:avx
+V 66 0F F4 VPMULUDQ Vx,Hx,Wx WIG feat:avx
+V 66 0F F5 VPMADDWD Vx,Hx,Wx WIG feat:avx
+V 66 0F F6 VPSADBW Vx,Hx,Wx WIG feat:avx
+V 66 0F F7 VMASKMOVDQU Vdq,Udq L0 WIG feat:avx
+V 66 0F F8 VPSUBB Vx,Hx,Wx WIG feat:avx
+V 66 0F F9 VPSUBW Vx,Hx,Wx WIG feat:avx
+V 66 0F FA VPSUBD Vx,Hx,Wx WIG feat:avx
+V 66 0F FB VPSUBQ Vx,Hx,Wx WIG feat:avx
+V 66 0F FC VPADDB Vx,Hx,Wx WIG feat:avx
+V 66 0F FD VPADDW Vx,Hx,Wx WIG feat:avx
+V 66 0F FE VPADDD Vx,Hx,Wx WIG feat:avx
+V 66 0F38 00 VPSHUFB Vx,Hx,Wx WIG feat:avx
+V 66 0F38 01 VPHADDW Vx,Hx,Wx WIG feat:avx
+V 66 0F38 02 VPHADDD Vx,Hx,Wx WIG feat:avx
+V 66 0F38 03 VPHADDSW Vx,Hx,Wx WIG feat:avx
+V 66 0F38 04 VPMADDUBSW Vx,Hx,Wx WIG feat:avx
+V 66 0F38 05 VPHSUBW Vx,Hx,Wx WIG feat:avx
+V 66 0F38 06 VPHSUBD Vx,Hx,Wx WIG feat:avx
+V 66 0F38 07 VPHSUBSW Vx,Hx,Wx WIG feat:avx
+V 66 0F38 08 VPSIGNB Vx,Hx,Wx WIG feat:avx
+V 66 0F38 09 VPSIGNW Vx,Hx,Wx WIG feat:avx
+V 66 0F38 0A VPSIGND Vx,Hx,Wx WIG feat:avx
+V 66 0F38 0B VPMULHRSW Vx,Hx,Wx WIG feat:avx
+V 66 0F38 0C VPERMILPS Vx,Hx,Wx W0 feat:avx
+V 66 0F38 0D VPERMILPD Vx,Hx,Wx W0 feat:avx
+V 66 0F38 0E VTESTPS Vx,Wx w:OSZAPC W0 feat:avx
+V 66 0F38 0F VTESTPD Vx,Wx w:OSZAPC W0 feat:avx
+V 66 0F38 13 VCVTPH2PS Vx,Wx W0 feat:f16c
+V 66 0F38 16 VPERMPS Vqq,Hqq,Wqq L1 W0 feat:avx2
+V 66 0F38 17 VPTEST Vx,Wx w:OSZAPC WIG feat:avx
+V 66 0F38 18 VBROADCASTSS Vx,Wd W0 feat:avx
+V 66 0F38 19 VBROADCASTSD Vqq,Wq L1 W0 feat:avx
+V 66 0F38 1A VBROADCASTF128 Vqq,Mdq L1 W0 feat:avx
+V 66 0F38 1C VPABSB Vx,Wx WIG feat:avx
+V 66 0F38 1D VPABSW Vx,Wx WIG feat:avx
+V 66 0F38 1E VPABSD Vx,Wx WIG feat:avx
+V 66 0F38 20 VPMOVSXBW Vx,Wq WIG feat:avx
+V 66 0F38 21 VPMOVSXBD Vx,Wd WIG feat:avx
+V 66 0F38 22 VPMOVSXBQ Vx,Ww WIG feat:avx
+V 66 0F38 23 VPMOVSXWD Vx,Wq WIG feat:avx
+V 66 0F38 24 VPMOVSXWQ Vx,Wd WIG feat:avx
+V 66 0F38 25 VPMOVSXDQ Vx,Wq WIG feat:avx
+V 66 0F38 28 VPMULDQ Vx,Hx,Wx WIG feat:avx
+V 66 0F38 29 VPCMPEQQ Vx,Hx,Wx WIG feat:avx
+V 66 0F38 2A VMOVNTDQA Vx,Mx WIG feat:avx
+V 66 0F38 2B VPACKUSDW Vx,Hx,Wx WIG feat:avx
+V 66 0F38 2C VMASKMOVPS Vx,Hx,Mx W0 feat:avx
+V 66 0F38 2D VMASKMOVPD Vx,Hx,Mx W0 feat:avx
+V 66 0F38 2E VMASKMOVPS Mx,Hx,Vx W0 feat:avx
+V 66 0F38 2F VMASKMOVPD Mx,Hx,Vx W0 feat:avx
+V 66 0F38 30 VPMOVZXBW Vx,Wq WIG feat:avx
+V 66 0F38 31 VPMOVZXBD Vx,Wd WIG feat:avx
+V 66 0F38 32 VPMOVZXBQ Vx,Ww WIG feat:avx
+V 66 0F38 33 VPMOVZXWD Vx,Wq WIG feat:avx
+V 66 0F38 34 VPMOVZXWQ Vx,Wd WIG feat:avx
+V 66 0F38 35 VPMOVZXDQ Vx,Wq WIG feat:avx
+V 66 0F38 36 VPERMD Vqq,Hqq,Wqq L1 W0 feat:avx2
+V 66 0F38 37 VPCMPGTQ Vx,Hx,Wx WIG feat:avx
+V 66 0F38 38 VPMINSB Vx,Hx,Wx WIG feat:avx
+V 66 0F38 39 VPMINSD Vx,Hx,Wx WIG feat:avx
+V 66 0F38 3A VPMINUW Vx,Hx,Wx WIG feat:avx
+V 66 0F38 3B VPMINUD Vx,Hx,Wx WIG feat:avx
+V 66 0F38 3C VPMAXSB Vx,Hx,Wx WIG feat:avx
+V 66 0F38 3D VPMAXSD Vx,Hx,Wx WIG feat:avx
+V 66 0F38 3E VPMAXUW Vx,Hx,Wx WIG feat:avx
+V 66 0F38 3F VPMAXUD Vx,Hx,Wx WIG feat:avx
+V 66 0F38 40 VPMULLD Vx,Hx,Wx WIG feat:avx
+V 66 0F38 41 VPHMINPOSUW Vdq,Wdq L0 WIG feat:avx
+V 66 0F38 45 VPSRLVD Vx,Hx,Wx feat:avx2
+V 66 0F38 46 VPSRAVD Vx,Hx,Wx W0 feat:avx2
+V 66 0F38 47 VPSLLVD Vx,Hx,Wx feat:avx2
+V 66 0F38 58 VPBROADCASTD Vx,Wd W0 feat:avx2
+V 66 0F38 59 VPBROADCASTQ Vx,Wq W0 feat:avx2
+V 66 0F38 5A VBROADCASTI128 Vqq,Mdq L1 W0 feat:avx2
+V 66 0F38 78 VPBROADCASTB Vx,Wb W0 feat:avx2
+V 66 0F38 79 VPBROADCASTW Vx,Ww W0 feat:avx2
+V 66 0F38 8C VPMASKMOVD Vx,Hx,Mx feat:avx2
+V 66 0F38 8E VPMASKMOVD Mx,Hx,Vx feat:avx2
+V 66 0F38 90 VPGATHERDD Vx,Mx,Hx feat:avx2
+V 66 0F38 91 VPGATHERQD Vx,Mx,Hx feat:avx2
+V 66 0F38 92 VGATHERDPS Vx,Mx,Hx feat:avx2
+V 66 0F38 93 VGATHERQPS Vx,Mx,Hx feat:avx2
+V 66 0F38 96 VFMADDSUB132PS Vx,Hx,Wx feat:fma
+V 66 0F38 97 VFMSUBADD132PS Vx,Hx,Wx feat:fma
+V 66 0F38 98 VFMADD132PS Vx,Hx,Wx feat:fma
+V 66 0F38 99 VFMADD132SS Vx,Hx,Wx feat:fma
+V 66 0F38 9A VFMSUB132PS Vx,Hx,Wx feat:fma
+V 66 0F38 9B VFMSUB132SS Vx,Hx,Wx feat:fma
+V 66 0F38 9C VFNMADD132PS Vx,Hx,Wx feat:fma
+V 66 0F38 9D VFNMADD132SS Vx,Hx,Wx feat:fma
+V 66 0F38 9E VFNMSUB132PS Vx,Hx,Wx feat:fma
+V 66 0F38 9F VFNMSUB132SS Vx,Hx,Wx feat:fma
+V 66 0F38 A6 VFMADDSUB213PS Vx,Hx,Wx feat:fma
+V 66 0F38 A7 VFMSUBADD213PS Vx,Hx,Wx feat:fma
+V 66 0F38 A8 VFMADD213PS Vx,Hx,Wx feat:fma
+V 66 0F38 A9 VFMADD213SS Vx,Hx,Wx feat:fma
+V 66 0F38 AA VFMSUB213PS Vx,Hx,Wx feat:fma
+V 66 0F38 AB VFMSUB213SS Vx,Hx,Wx feat:fma
+V 66 0F38 AC VFNMADD213PS Vx,Hx,Wx feat:fma
+V 66 0F38 AD VFNMADD213SS Vx,Hx,Wx feat:fma
+V 66 0F38 AE VFNMSUB213PS Vx,Hx,Wx feat:fma
+V 66 0F38 AF VFNMSUB213SS Vx,Hx,Wx feat:fma
+V 66 0F38 B6 VFMADDSUB231PS Vx,Hx,Wx feat:fma
+V 66 0F38 B7 VFMSUBADD231PS Vx,Hx,Wx feat:fma
+V 66 0F38 B8 VFMADD231PS Vx,Hx,Wx feat:fma
+V 66 0F38 B9 VFMADD231SS Vx,Hx,Wx feat:fma
+V 66 0F38 BA VFMSUB231PS Vx,Hx,Wx feat:fma
+V 66 0F38 BB VFMSUB231SS Vx,Hx,Wx feat:fma
+V 66 0F38 BC VFNMADD231PS Vx,Hx,Wx feat:fma
+V 66 0F38 BD VFNMADD231SS Vx,Hx,Wx feat:fma
+V 66 0F38 BE VFNMSUB231PS Vx,Hx,Wx feat:fma
+V 66 0F38 BF VFNMSUB231SS Vx,Hx,Wx feat:fma
+V 66 0F38 DB VAESIMC Vdq,Wdq L0 WIG feat:aes
+V 66 0F38 DC VAESENC Vdq,Hdq,Wdq L0 WIG feat:aes
+V 66 0F38 DD VAESENCLAST Vdq,Hdq,Wdq L0 WIG feat:aes
+V 66 0F38 DE VAESDEC Vdq,Hdq,Wdq L0 WIG feat:aes
+V 66 0F38 DF VAESDECLAST Vdq,Hdq,Wdq L0 WIG feat:aes
+V 66 0F3A 00 VPERMQ Vqq,Wqq,Ib L1 W1 feat:avx2
+V 66 0F3A 01 VPERMPD Vqq,Wqq,Ib L1 W1 feat:avx2
+V 66 0F3A 02 VPBLENDD Vx,Hx,Wx,Ib W0 feat:avx2
+V 66 0F3A 04 VPERMILPS Vx,Wx,Ib W0 feat:avx
+V 66 0F3A 05 VPERMILPD Vx,Wx,Ib W0 feat:avx
+V 66 0F3A 06 VPERM2F128 Vqq,Hqq,Wqq,Ib L1 W0 feat:avx
+V 66 0F3A 08 VROUNDPS Vx,Wx,Ib WIG feat:avx
+V 66 0F3A 09 VROUNDPD Vx,Wx,Ib WIG feat:avx
+V 66 0F3A 0A VROUNDSS Vss,Hss,Wss,Ib WIG feat:avx
+V 66 0F3A 0B VROUNDSD Vsd,Hsd,Wsd,Ib WIG feat:avx
+V 66 0F3A 0C VBLENDPS Vx,Hx,Wx,Ib WIG feat:avx
+V 66 0F3A 0D VBLENDPD Vx,Hx,Wx,Ib WIG feat:avx
+V 66 0F3A 0E VPBLENDW Vx,Hx,Wx,Ib WIG feat:avx
+V 66 0F3A 0F VPALIGNR Vx,Hx,Wx,Ib WIG feat:avx
+V 66 0F3A 14 VPEXTRB Ed,Vdq,Ib L0 feat:avx
+V 66 0F3A 15 VPEXTRW Ed,Vdq,Ib L0 feat:avx
+V 66 0F3A 16 VPEXTRD Ey,Vdq,Ib L0 feat:avx
+V 66 0F3A 17 VEXTRACTPS Ed,Vdq,Ib L0 WIG feat:avx
+V 66 0F3A 18 VINSERTF128 Vqq,Hqq,Wdq,Ib L1 W0 feat:avx
+V 66 0F3A 19 VEXTRACTF128 Wdq,Vqq,Ib L1 W0 feat:avx
+V 66 0F3A 1D VCVTPS2PH Wx,Vx,Ib W0 feat:f16c
+V 66 0F3A 20 VPINSRB Vdq,Hdq,Ed,Ib L0 feat:avx
+V 66 0F3A 21 VINSERTPS Vdq,Hdq,Wd,Ib L0 WIG feat:avx
+V 66 0F3A 22 VPINSRD Vdq,Hdq,Ey,Ib L0 feat:avx
+V 66 0F3A 38 VINSERTI128 Vqq,Hqq,Wdq,Ib L1 W0 feat:avx2
+V 66 0F3A 39 VEXTRACTI128 Wdq,Vqq,Ib L1 W0 feat:avx2
+V 66 0F3A 40 VDPPS Vx,Hx,Wx,Ib WIG feat:avx
+V 66 0F3A 41 VDPPD Vdq,Hdq,Wdq,Ib L0 WIG feat:avx
+V 66 0F3A 42 VMPSADBW Vx,Hx,Wx,Ib WIG feat:avx
+V 66 0F3A 44 VPCLMULQDQ Vdq,Hdq,Wdq,Ib L0 WIG feat:pclmulqdq
+V 66 0F3A 46 VPERM2I128 Vqq,Hqq,Wqq,Ib L1 W0 feat:avx2
+V 66 0F3A 4A VBLENDVPS Vx,Hx,Wx,Lx W0 feat:avx
+V 66 0F3A 4B VBLENDVPD Vx,Hx,Wx,Lx W0 feat:avx
+V 66 0F3A 4C VPBLENDVB Vx,Hx,Wx,Lx W0 feat:avx
+V 66 0F3A 60 VPCMPESTRM Vdq,Wdq,Ib w:OSZAPC L0 feat:avx
+V 66 0F3A 61 VPCMPESTRI Vdq,Wdq,Ib w:OSZAPC L0 feat:avx
+V 66 0F3A 62 VPCMPISTRM Vdq,Wdq,Ib w:OSZAPC L0 WIG feat:avx
+V 66 0F3A 63 VPCMPISTRI Vdq,Wdq,Ib w:OSZAPC L0 WIG feat:avx
+V 66 0F3A DF VAESKEYGENASSIST Vdq,Wdq,Ib L0 WIG feat:aes
 # ---- three-byte map 0F3A (all take an imm8) -------------------------------------------------
 66 0F3A 08 ROUNDPS Vx,Wx,Ib feat:sse4.1
 66 0F3A 09 ROUNDPD Vx,Wx,Ib feat:sse4.1

@@ -80,6 +80,20 @@ enum VOp: UInt16, CaseIterable {
     case AESENC, AESENCLAST, AESDEC, AESDECLAST, AESIMC, AESKEYGENASSIST
     // internal stages (never table names): DPPS/DPPD products, then their sums
     case dppsMul, dppsAdd, dppdMul, dppdAdd
+    // AVX / AVX2 / F16C (VEX only)
+    case VZEROUPPER, VBROADCASTSS, VBROADCASTSD, VBROADCASTF128, VBROADCASTI128
+    case VPBROADCASTB, VPBROADCASTW, VPBROADCASTD, VPBROADCASTQ
+    case VINSERTF128, VINSERTI128, VEXTRACTF128, VEXTRACTI128, VPERM2F128, VPERM2I128
+    case VPERMILPS, VPERMILPD, VPERMD, VPERMPS, VPERMQ, VPERMPD, VPBLENDD, VTESTPS, VTESTPD
+    case VMASKMOVPS, VMASKMOVPD, VPMASKMOVD, VPSLLVD, VPSRLVD, VPSRAVD, VCVTPH2PS, VCVTPS2PH
+    case VPGATHERDD, VPGATHERQD, VGATHERDPS, VGATHERQPS     // VEX.W: DQ, QQ, DPD, QPD
+    // FMA3, in the order fmaShape expects: per form (132, 213, 231) six packed kinds, four scalar
+    case VFMADD132PS, VFMSUB132PS, VFNMADD132PS, VFNMSUB132PS, VFMADDSUB132PS, VFMSUBADD132PS
+    case VFMADD132SS, VFMSUB132SS, VFNMADD132SS, VFNMSUB132SS
+    case VFMADD213PS, VFMSUB213PS, VFNMADD213PS, VFNMSUB213PS, VFMADDSUB213PS, VFMSUBADD213PS
+    case VFMADD213SS, VFMSUB213SS, VFNMADD213SS, VFNMSUB213SS
+    case VFMADD231PS, VFMSUB231PS, VFNMADD231PS, VFNMSUB231PS, VFMADDSUB231PS, VFMSUBADD231PS
+    case VFMADD231SS, VFMSUB231SS, VFNMADD231SS, VFNMSUB231SS
 }
 
 /// Entry flags above the 12-bit VOp.
@@ -94,7 +108,14 @@ func buildVectorMap(_ t: OpcodeTable) -> [UInt16] {
     for v in VOp.allCases where v != .none { byName["\(v)"] = v }
     var map = [UInt16](repeating: 0, count: t.infos.count)
     for (i, info) in t.infos.enumerated() {
-        guard info.mn == .UNIMPL, let v = byName[t.names[Int(info.nameIndex)]] else { continue }
+        guard info.mn == .UNIMPL else { continue }
+        let name = t.names[Int(info.nameIndex)]
+        // VEX forms: an AVX-only name, or "V" + the SSE twin's name.
+        var found = byName[name]
+        if info.attrs.contains(.vex) && name.hasPrefix("V") {
+            found = byName[name] ?? byName[String(name.dropFirst())]
+        }
+        guard let v = found else { continue }
         var e = v.rawValue
         let kinds = [info.op0.kind, info.op1.kind, info.op2.kind]
         if kinds.contains(where: { $0 == .P || $0 == .Q || $0 == .N }) { e |= vfMMX }
@@ -209,7 +230,13 @@ extension CPU {
 
     /// Executes `d` if it is a vector instruction we implement; returns false otherwise.
     func execVector(_ d: inout Instr, _ ea: UInt64) throws(Fault) -> Bool {
-        if d.vex { return false }
+        if d.vex {
+            guard d.mn == .UNIMPL, d.infoIndex >= 0, d.attrs.contains(.vex) else { return false }
+            let e = table === OpcodeTable.shared ? sharedVectorMap[Int(d.infoIndex)] : buildVectorMap(table)[Int(d.infoIndex)]
+            guard let op = VOp(rawValue: e & vfOpMask), op != .none else { return false }
+            try execAVX(op, &d, ea)
+            return true
+        }
         switch d.mn {
         case .UNIMPL: break
         case .LDMXCSR:

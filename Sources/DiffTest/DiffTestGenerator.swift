@@ -235,12 +235,55 @@ public final class DTGenerator {
     public func generate(_ k: Int, _ rng: inout DTRandom) -> DTInstr? {
         let e = pool[k]
         if e.info.mn == .FPU { return genX87(e, &rng) }
+        if e.info.attrs.contains(.vex) && e.enc.map == 2 && (0x90...0x93).contains(e.enc.opcode) { return genGather(e, &rng) }
         return genGeneric(e, &rng)
+    }
+
+    /// AVX2 gathers: a VSIB operand with the base in the scratch area and the index register's
+    /// elements shifted into a small range first (set-up VPSRLD/VPSRAD/VPSRLQ), masks random.
+    func genGather(_ e: Entry, _ rng: inout DTRandom) -> DTInstr? {
+        var out = DTInstr(name: e.name)
+        out.usesVector = true
+        let qIdx = e.enc.opcode & 1 != 0
+        let W = rng.chance(50), L = rng.below(2)
+        let dst = rng.below(16)
+        var xi = rng.below(16), msk = rng.below(16)
+        if !rng.chance(2) {                                   // equal registers: #UD
+            while xi == dst { xi = rng.below(16) }
+            while msk == dst || msk == xi { msk = rng.below(16) }
+        }
+        var base = rng.below(16)
+        while base == 4 { base = rng.below(16) }
+        let scale = rng.below(4)
+        let off = 1024 + rng.below(2048)
+        var setup = DTGenerator.movImm(base, scratch + UInt64(off))
+        do {
+            // VPSRLQ/VPSRLD/VPSRAD ymm(xi), ymm(xi), imm8 (VEX.256.66.0F 73 /2, 72 /2, 72 /4)
+            let (opc, ext, cnt): (UInt8, Int, UInt8) = qIdx ? (0x73, 2, 58) : (0x72, rng.chance(50) ? 2 : 4, 26)
+            setup += [0xC4, 0xC0 | (xi < 8 ? 0x20 : 0) | 0x01, UInt8((~xi & 15) << 3) | 0x04 | 0x01,
+                      opc, 0xC0 | UInt8(ext << 3) | UInt8(xi & 7), cnt]
+        }
+        var bytes: [UInt8] = [0xC4, (dst < 8 ? 0x80 : 0) | (xi < 8 ? 0x40 : 0) | (base < 8 ? 0x20 : 0) | 0x02,
+                              (W ? 0x80 : 0) | UInt8((~msk & 15) << 3) | UInt8(L << 2) | 0x01, e.enc.opcode]
+        let sib = UInt8(scale << 6) | UInt8((xi & 7) << 3) | UInt8(base & 7)
+        let r = rng.below(10)
+        if r < 3 && base & 7 != 5 {
+            bytes += [UInt8((dst & 7) << 3) | 4, sib]
+        } else if r < 8 {
+            bytes += [0x40 | UInt8((dst & 7) << 3) | 4, sib, UInt8(truncatingIfNeeded: rng.below(256) - 128)]
+        } else {
+            bytes += [0x80 | UInt8((dst & 7) << 3) | 4, sib] + DTGenerator.le(UInt64(bitPattern: Int64(rng.below(4096) - 2048)), 4)
+        }
+        if rng.chance(1) { bytes[bytes.count > 6 ? 4 : 4] = (bytes[4] & 0xF8) | UInt8(rng.below(4)) }   // no SIB: #UD
+        out.setup = setup
+        out.bytes = bytes
+        out.targets.append(scratch + UInt64(off))
+        return out
     }
 
     func genGeneric(_ e: Entry, _ rng: inout DTRandom) -> DTInstr? {
         let info = e.info, enc = e.enc, mn = info.mn
-        let ops = [info.op0, info.op1, info.op2]
+        let ops = [info.op0, info.op1, info.op2, info.op3]
         let kinds = ops.map { $0.kind }
         var out = DTInstr(name: e.name)
         out.flagsRead = info.flagsRead
@@ -259,7 +302,7 @@ public final class DTGenerator {
         }
         let stackOp = [Mn.PUSH, .POP, .PUSHF, .POPF, .ENTER, .LEAVE].contains(mn)
         let stringOp = [Mn.MOVS, .CMPS, .STOS, .LODS, .SCAS].contains(mn)
-        let maskMov = e.name == "MASKMOVQ" || e.name == "MASKMOVDQU"
+        let maskMov = e.name == "MASKMOVQ" || e.name == "MASKMOVDQU" || e.name == "VMASKMOVDQU"
         let implicitMem = stackOp || stringOp || maskMov || mn == .XLAT || kinds.contains(.O)
 
         // Legacy prefixes (the mandatory one last; for VEX forms it goes into VEX.pp).
@@ -283,7 +326,9 @@ public final class DTGenerator {
         if enc.prefix != 0 && !vex { legacy.append(enc.prefix) }
 
         let sizeDependent = ops.contains { $0.size == .v || $0.size == .y || $0.size == .z } || mn == .MOVSXD
-        let W = rng.chance(vex ? 50 : (sizeDependent ? 40 : 8))
+        var W = rng.chance(vex ? 50 : (sizeDependent ? 40 : 8))
+        if info.attrs.contains(.vexW0) { W = rng.below(1000) < 8 }
+        if info.attrs.contains(.vexW1) { W = rng.below(1000) >= 8 }
         var opSize = W ? 8 : (has66 ? 2 : 4)
         if info.attrs.contains(.force64) { opSize = 8 }
         else if info.attrs.contains(.default64) { opSize = (has66 && !W) ? 2 : 8 }
@@ -336,7 +381,7 @@ public final class DTGenerator {
         var memTarget: UInt64 = 0
         if needsModRM {
             if isMem {
-                var room = 64, align = 16
+                var room = 64, align = vex ? 32 : 16
                 switch mn {
                 case .FXSAVE, .FXRSTOR: room = 512
                 case .CMPXCHG8B: room = 16
@@ -375,7 +420,7 @@ public final class DTGenerator {
                 modrmBytes = [0xC0 | UInt8(regField) << 3 | UInt8(rmField)]
             }
         }
-        if ["RCPPS", "RCPSS", "RSQRTPS", "RSQRTSS"].contains(e.name) {
+        if ["RCPPS", "RCPSS", "RSQRTPS", "RSQRTSS", "VRCPPS", "VRCPSS", "VRSQRTPS", "VRSQRTSS"].contains(e.name) {
             out.approxReg = regField + (R ? 8 : 0)
             out.mustBeLast = true
         }
@@ -391,8 +436,11 @@ public final class DTGenerator {
             let usesV = kinds.contains(.B) || kinds.contains(.H)
             var vvvv = usesV ? rng.below(16) : 0
             if !usesV && rng.below(1000) < 8 { vvvv = 1 + rng.below(15) }           // #UD
-            var L = info.attrs.contains(.vexL0) ? 0 : rng.below(2)
-            if info.attrs.contains(.vexL0) && rng.below(1000) < 8 { L = 1 }          // #UD
+            var L = info.attrs.contains(.vexL0) ? 0 : (info.attrs.contains(.vexL1) ? 1 : rng.below(2))
+            // A wrong L is #UD (except where the host has a wider extension: VAES, VPCLMULQDQ).
+            let wider = ["VAESENC", "VAESENCLAST", "VAESDEC", "VAESDECLAST", "VPCLMULQDQ"].contains(e.name)
+            if info.attrs.contains(.vexL0) && !wider && rng.below(1000) < 8 { L = 1 }
+            if info.attrs.contains(.vexL1) && rng.below(1000) < 8 { L = 0 }
             let pp: UInt8 = enc.prefix == 0x66 ? 1 : (enc.prefix == 0xF3 ? 2 : (enc.prefix == 0xF2 ? 3 : 0))
             let vbits = UInt8((~vvvv & 15) << 3) | UInt8(L << 2) | pp
             if enc.map == 1 && !X && !B && !W && rng.chance(50) {

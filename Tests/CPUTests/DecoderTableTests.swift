@@ -39,7 +39,8 @@ final class DecoderTableTests: XCTestCase {
         XCTAssertEqual(v?.len, 3)
         XCTAssertEqual(v?.vex, true)
         XCTAssertEqual(v?.mn, .UNIMPL)
-        XCTAssertEqual(fault([0xC4, 0xE2, 0x79, 0x18, 0x07], .long64), Fault.UD, "VEX-only opcodes (vbroadcastss) are #UD until AVX")
+        XCTAssertEqual(len([0xC4, 0xE2, 0x79, 0x18, 0x07], .long64), 5, "vbroadcastss xmm0, [rdi]")
+        XCTAssertEqual(fault([0xC4, 0xE2, 0x7D, 0x5A, 0xC0], .long64), Fault.UD, "vbroadcasti128 needs a memory operand")
     }
 
     func testLengthsIn16And32BitModes() {

@@ -116,12 +116,13 @@ final class SystemTests: XCTestCase {
         for bit in [13, 22, 23, 30, 31] { XCTAssertNotEqual(ecx & (1 << UInt64(bit)), 0, "ECX bit \(bit)") }
         XCTAssertEqual(ecx & (1 << 26 | 1 << 27), 1 << 26, "XSAVE, OSXSAVE off while CR4.OSXSAVE = 0")
         for bit in [0, 1, 9, 19, 20, 25] { XCTAssertNotEqual(ecx & (1 << UInt64(bit)), 0, "SSE3/PCLMULQDQ/SSSE3/SSE4.1/SSE4.2/AES bit \(bit)") }
-        XCTAssertEqual(ecx & (1 << 28), 0, "no AVX")
+        XCTAssertEqual(ecx & (1 << 12 | 1 << 28 | 1 << 29), 1 << 12 | 1 << 28 | 1 << 29, "FMA AVX F16C")
 
         cpu.gpr[0] = 7; cpu.gpr[1] = 0
         run([0x0F, 0xA2])
         XCTAssertEqual(cpu.gpr[3] & (1 << 0 | 1 << 7 | 1 << 20), 1 << 0 | 1 << 7 | 1 << 20, "FSGSBASE SMEP SMAP")
         XCTAssertEqual(cpu.gpr[3] & (1 << 3 | 1 << 8 | 1 << 19), 1 << 3 | 1 << 8 | 1 << 19, "BMI1 BMI2 ADX")
+        XCTAssertNotEqual(cpu.gpr[3] & (1 << 5), 0, "AVX2")
 
         cpu.gpr[0] = 0x4000_0000
         run([0x0F, 0xA2])
@@ -493,11 +494,15 @@ final class SystemTests: XCTestCase {
 
     func testXSAVEAndXRSTOR() {
         enterLong64()
-        // CPUID: XSAVE advertised, leaf 0xD: XCR0 bits x87|SSE, 576-byte area, XSAVEOPT.
+        // CPUID: XSAVE advertised, leaf 0xD: XCR0 bits x87|SSE|AVX, 576-byte area for XCR0 = 1,
+        // 832 bytes with the YMM upper halves (component 2: 256 bytes at 576), XSAVEOPT.
         let l1 = cpu.cpuid.query(leaf: 1, subleaf: 0)
         XCTAssertNotEqual(l1.ecx & (1 << 26), 0)
         let d0 = cpu.cpuid.query(leaf: 0xD, subleaf: 0)
-        XCTAssertEqual(d0.eax, 3); XCTAssertEqual(d0.ebx, 576); XCTAssertEqual(d0.ecx, 576)
+        XCTAssertEqual(d0.eax, 7); XCTAssertEqual(d0.ebx, 576); XCTAssertEqual(d0.ecx, 832)
+        XCTAssertEqual(cpu.cpuid.query(leaf: 0xD, subleaf: 0, xcr0: 7).ebx, 832)
+        let d2 = cpu.cpuid.query(leaf: 0xD, subleaf: 2)
+        XCTAssertEqual(d2.eax, 256); XCTAssertEqual(d2.ebx, 576)
         XCTAssertEqual(cpu.cpuid.query(leaf: 0xD, subleaf: 1).eax & 1, 1)
         // XSAVE before CR4.OSXSAVE: #UD; then enable it and XCR0 = 3.
         cpu.gpr[1] = 0x5000
@@ -540,6 +545,59 @@ final class SystemTests: XCTestCase {
         mem.write(0x5000 + 520, size: 8, value: 0)
         mem.write(0x5000 + 512, size: 8, value: 4)
         assertFault(run([0x48, 0x0F, 0xAE, 0x29]), Fault.GP)
+    }
+
+    func testXSAVEComponent2AndAVXEnable() {
+        enterLong64()
+        let x = UnsafeMutableRawPointer(cpu_ymm(cpu.s)!)
+        let vbroadcast: [UInt8] = [0xC4, 0xE2, 0x7D, 0x18, 0x01]    // vbroadcastss ymm0, [rcx]
+        mem.write(0x6000, size: 4, value: 0x3F80_0000)
+        cpu.gpr[1] = 0x6000
+        // CR4.OSXSAVE off: VEX is #UD.
+        assertFault(run(vbroadcast), Fault.UD)
+        cpu.gpr[0] = cpu.s.pointee.cr4 | 1 << 18 | 1 << 9
+        XCTAssertNil(run([0x0F, 0x22, 0xE0]))                        // mov cr4, rax
+        // XCR0 without the YMM state: #UD.
+        cpu.gpr[1] = 0x6000
+        assertFault(run(vbroadcast), Fault.UD)
+        cpu.gpr[0] = 7; cpu.gpr[2] = 0; cpu.gpr[1] = 0
+        XCTAssertNil(run([0x0F, 0x01, 0xD1]))                        // xsetbv: x87|SSE|AVX
+        XCTAssertEqual(cpu.cpuid.query(leaf: 0xD, subleaf: 0, cr4: cpu.s.pointee.cr4, xcr0: cpu.s.pointee.xcr0).ebx, 832)
+        cpu.gpr[1] = 0x6000
+        XCTAssertNil(run(vbroadcast))
+        for k in 0..<8 { XCTAssertEqual(x.load(fromByteOffset: 4 * k, as: UInt32.self), 0x3F80_0000) }
+        // A legacy SSE write keeps bits 255:128; a VEX.128 write clears them.
+        XCTAssertNil(run([0x0F, 0x57, 0xC0]))                        // xorps xmm0, xmm0
+        XCTAssertEqual(x.load(fromByteOffset: 16, as: UInt32.self), 0x3F80_0000)
+        XCTAssertNil(run([0xC5, 0xF8, 0x57, 0xC0]))                  // vxorps xmm0, xmm0, xmm0
+        XCTAssertEqual(x.load(fromByteOffset: 16, as: UInt64.self), 0)
+        // CR0.TS: #NM.
+        cpu.s.pointee.cr0 |= 8
+        assertFault(run(vbroadcast), Fault.NM)
+        cpu.s.pointee.cr0 &= ~8
+        // VEX after a 66/F3/F2/REX/LOCK prefix: #UD.
+        for p: UInt8 in [0x66, 0xF3, 0xF2, 0x40, 0xF0] { assertFault(run([p] + vbroadcast), Fault.UD) }
+        // XSAVE with RFBM = 7 writes YMM upper halves at 576 and XSTATE_BV = 7; XRSTOR brings them
+        // back, and with XSTATE_BV.AVX = 0 initialises them.
+        x.storeBytes(of: UInt64(0xAABB_CCDD_EEFF_0011), toByteOffset: 32 * 5 + 16, as: UInt64.self)
+        cpu.gpr[0] = 7; cpu.gpr[2] = 0; cpu.gpr[1] = 0x7000
+        XCTAssertNil(run([0x48, 0x0F, 0xAE, 0x21]))                  // xsave64 [rcx]
+        XCTAssertEqual(mem.read(0x7000 + 576 + 16 * 5, size: 8), 0xAABB_CCDD_EEFF_0011)
+        XCTAssertEqual(mem.read(0x7000 + 512, size: 8), 7)
+        x.storeBytes(of: UInt64(0), toByteOffset: 32 * 5 + 16, as: UInt64.self)
+        XCTAssertNil(run([0x48, 0x0F, 0xAE, 0x29]))                  // xrstor64 [rcx]
+        XCTAssertEqual(x.load(fromByteOffset: 32 * 5 + 16, as: UInt64.self), 0xAABB_CCDD_EEFF_0011)
+        mem.write(0x7000 + 512, size: 8, value: 3)
+        XCTAssertNil(run([0x48, 0x0F, 0xAE, 0x29]))
+        XCTAssertEqual(x.load(fromByteOffset: 32 * 5 + 16, as: UInt64.self), 0)
+        // VZEROALL / VZEROUPPER.
+        x.storeBytes(of: UInt64(5), toByteOffset: 32 * 7 + 16, as: UInt64.self)
+        x.storeBytes(of: UInt64(6), toByteOffset: 32 * 7, as: UInt64.self)
+        XCTAssertNil(run([0xC5, 0xF8, 0x77]))                        // vzeroupper
+        XCTAssertEqual(x.load(fromByteOffset: 32 * 7 + 16, as: UInt64.self), 0)
+        XCTAssertEqual(x.load(fromByteOffset: 32 * 7, as: UInt64.self), 6)
+        XCTAssertNil(run([0xC5, 0xFC, 0x77]))                        // vzeroall
+        XCTAssertEqual(x.load(fromByteOffset: 32 * 7, as: UInt64.self), 0)
     }
 
     func testCLACSTAC() {

@@ -1,0 +1,78 @@
+import XCTest
+import CPU
+import DiffTest
+
+extension DTState {
+    mutating func setYMMHi(_ i: Int, _ lo: UInt64, _ hi: UInt64) {
+        for k in 0..<8 {
+            ymmHi[16 * i + k] = UInt8(truncatingIfNeeded: lo >> UInt64(8 * k))
+            ymmHi[16 * i + 8 + k] = UInt8(truncatingIfNeeded: hi >> UInt64(8 * k))
+        }
+    }
+}
+
+/// AVX/AVX2/FMA behaviour found by the differential tester against the host.
+final class DiffRegressionAVXTests: XCTestCase {
+    func testFMAPicksTheFirstNaNOfTheExpression() {
+        // VFMADD231PS xmm1, xmm5, xmm2 = xmm5*xmm2 + xmm1: the multiplicands' NaN wins over the
+        // destination's.
+        let r = UserMode.run([0xC4, 0xE2, 0x51, 0xB8, 0xCA]) { st in
+            st.setXMM(1, 0xFFFF_FFFE); st.setXMM(5, 0x7FD8_ADDE); st.setXMM(2, 0x9692_CCD5)
+        }
+        XCTAssertEqual(r.state.xmm(1).0 & 0xFFFF_FFFF, 0x7FD8_ADDE)
+    }
+
+    func testFMAInvalidTakesPrecedenceOverDenormal() {
+        // VFMADD213SS xmm0, xmm1, xmm2 = xmm1*xmm0 + xmm2 with inf*0 + denormal: IE, no DE.
+        let r = UserMode.run([0xC4, 0xE2, 0x71, 0xA9, 0xC2]) { st in
+            st.setXMM(0, 0); st.setXMM(1, 0x7F80_0000); st.setXMM(2, 1)
+        }
+        XCTAssertEqual(r.state.mxcsr, 0x1F81)
+        XCTAssertEqual(r.state.xmm(0).0 & 0xFFFF_FFFF, 0xFFC0_0000)
+    }
+
+    func testFMADetectsTininessAfterRounding() {
+        // VFMSUB213SD xmm7, xmm6, xmm5 = xmm6*xmm7 - xmm5 just above -2^-1022 in magnitude terms
+        // below it before rounding: with FTZ the result stays -2^-1022 (PE only, no UE).
+        let r = UserMode.run([0xC4, 0xE2, 0xC9, 0xAB, 0xFD]) { st in
+            st.setMXCSR(0x9F80)
+            st.setXMM(6, 0x015E_097F_007F_0080); st.setXMM(7, 0x01FF_00FF_0000_8001); st.setXMM(5, 0x0010_0000_0000_0000)
+        }
+        XCTAssertEqual(r.state.xmm(7).0, 0x8010_0000_0000_0000)
+        XCTAssertEqual(r.state.mxcsr, 0x9FA0)
+    }
+
+    func testMaskedMovesOnlyTouchSelectedElements() {
+        // VMASKMOVPD [rax], ymm0 with an all-zero mask: no access, even non-canonical.
+        var r = UserMode.run([0xC4, 0xE2, 0x7D, 0x2F, 0x00]) { st in st.gpr[0] = 0x0000_8000_0000_0000 }
+        XCTAssertNil(r.fault)
+        // VMASKMOVPS [rcx], ymm1 (mask), ymm0 crossing into the guard page: the store reports the
+        // last byte of the last selected element.
+        r = UserMode.run([0xC4, 0xE2, 0x75, 0x2E, 0x01]) { st in
+            st.gpr[1] = UserMode.guardAbove - 12
+            st.setXMM(1, ~0, ~0); st.setYMMHi(1, ~0, 0x0000_0000_FFFF_FFFF)
+        }
+        XCTAssertEqual(r.fault?.vector, 14)
+        XCTAssertEqual(r.fault?.addr, UserMode.guardAbove + 15)
+    }
+
+    func testGatherFaultLeavesARestartableState() {
+        // VPGATHERDD xmm0, [rcx + xmm1], xmm2: element 0 loads, element 1 faults. The mask reads
+        // as all ones/zeros with element 0 cleared and bits 255:128 zero; xmm0 holds element 0
+        // and (written as a VEX.128 destination) bits 255:128 zero.
+        let r = UserMode.run([0xC4, 0xE2, 0x69, 0x90, 0x04, 0x09]) { st in
+            st.gpr[1] = UserMode.scratch
+            st.mem(UserMode.scratch, 4, 0x1234_5678)
+            st.setXMM(1, 0x2000 << 32, 0)
+            st.setXMM(2, 0xFFFF_FFFF_8000_0000, 0x7FFF_FFFF_0000_0001)
+            st.setYMMHi(2, 0x55, 0x66)
+            st.setXMM(0, 0xAAAA_AAAA_AAAA_AAAA, 0xBBBB); st.setYMMHi(0, 0x77, 0x88)
+        }
+        XCTAssertEqual(r.fault?.vector, 14)
+        XCTAssertEqual(r.state.xmm(2).0, 0xFFFF_FFFF_0000_0000)
+        XCTAssertEqual(r.state.xmm(2).1, 0)
+        XCTAssertEqual(r.state.ymmHigh(2).0, 0)
+        XCTAssertEqual(r.state.xmm(0).0, 0xAAAA_AAAA_1234_5678)
+        XCTAssertEqual(r.state.ymmHigh(0).0, 0)
+    }
+}
