@@ -1021,6 +1021,8 @@ V 66 0F 74 VPCMPEQB Vx,Hx,Wx WIG feat:avx
 V 66 0F 75 VPCMPEQW Vx,Hx,Wx WIG feat:avx
 V 66 0F 76 VPCMPEQD Vx,Hx,Wx WIG feat:avx
 V NP 0F 77 VZEROUPPER - WIG feat:avx
+V NP 0F AE/2.m VLDMXCSR Md L0 WIG feat:avx
+V NP 0F AE/3.m VSTMXCSR Md L0 WIG feat:avx
 V 66 0F 7C VHADDPD Vpd,Hpd,Wpd WIG feat:avx
 V F2 0F 7C VHADDPS Vps,Hps,Wps WIG feat:avx
 V 66 0F 7D VHSUBPD Vpd,Hpd,Wpd WIG feat:avx
