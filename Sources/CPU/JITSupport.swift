@@ -13,6 +13,36 @@ extension CPU {
         checkExternalInterrupt()
     }
 
+    /// Executes an instruction that was decoded earlier from the bytes at RIP, exactly as `step`
+    /// does after its decode: RIP = `next` while it runs, `icount`, the interrupt shadow, the TF
+    /// trap, and on a fault RIP restored and the exception delivered. The caller guarantees the
+    /// bytes at RIP are still the ones `d` was decoded from and that fetching them would not fault
+    /// (the JIT: same page as a block entered through a checked lookup, invalidated on stores).
+    /// Keep in step with `step(_:)` in Interpreter.swift.
+    /// `d` itself is left unchanged: `execute` may rewrite its copy (TZCNT/LZCNT run as BSF/BSR
+    /// when the CPUID model lacks them), and the JIT executes the same decoded form again.
+    public func acceleratorExecute(_ d: UnsafePointer<Instr>, next: UInt64) {
+        let start = s.pointee.rip
+        let tf = s.pointee.rflags & FlagBit.TF
+        let shadow = s.pointee.intr_shadow
+        var d = d.pointee
+        do {
+            s.pointee.rip = next
+            if let t = trace { t(start, d) }
+            try execute(&d)
+            s.pointee.icount &+= 1
+            if shadow != 0 { s.pointee.intr_shadow = 0 }
+            if tf != 0 {
+                s.pointee.dr.6 |= 0x4000
+                raiseInterrupt(Fault.DB, source: .exception, code: nil)
+            }
+        } catch {
+            s.pointee.rip = start
+            if let t = traceFault { t(start, error) }
+            raiseInterrupt(error.vector, source: .exception, code: error.hasCode ? error.code : nil)
+        }
+    }
+
     /// Decode mode for the current code segment (what `step` passes to the decoder).
     public var acceleratorDecodeMode: DecodeMode { decodeMode }
 

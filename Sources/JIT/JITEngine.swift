@@ -126,6 +126,14 @@ public final class JITEngine {
     var flushRequested = false
     var scratch = Instr()
     let translator: Translator
+    /// Decoded instructions of this cache generation's blocks: helper calls pass `jitExec` an
+    /// index into this arena. It only grows while translating (never while generated code runs)
+    /// and is emptied by `flushAll` together with the code that refers to it.
+    var instrArena: UnsafeMutablePointer<Instr>
+    var instrArenaCapacity = 4096
+    var instrArenaCount = 0
+    /// Debugging / measurement: helpers re-decode with `CPU.step` (JIT_NOEXEC=1).
+    let execDecoded = getenv("JIT_NOEXEC") == nil
 
     // Options.
     /// Largest number of guest instructions per block.
@@ -197,6 +205,7 @@ public final class JITEngine {
         tlbBase = UnsafeMutableRawPointer(s.pointee.tlb)
         blockCapacity = 1024
         blocks = .allocate(capacity: blockCapacity)
+        instrArena = .allocate(capacity: instrArenaCapacity)
         buckets = .allocate(capacity: 1 << JITEngine.hashBits)
         buckets.initialize(repeating: -1, count: 1 << JITEngine.hashBits)
         ramPages = Int((mem.ramSize + 4095) >> 12)
@@ -233,6 +242,7 @@ public final class JITEngine {
         blocks.deallocate()
         buckets.deallocate()
         codePages.deallocate()
+        instrArena.deallocate()
     }
 
     // MARK: run loop
@@ -571,6 +581,7 @@ public final class JITEngine {
     /// Drops every block and empties the code cache.
     func flushAll() {
         cache.flush()
+        instrArenaCount = 0
         flushes += 1
         blockCount = 0
         incoming.removeAll(keepingCapacity: true)
@@ -631,6 +642,36 @@ public final class JITEngine {
         return e.pointee.addend &+ lin
     }
 
+    /// Copies a block's decoded instructions into the arena; returns the index of the first.
+    func storeInstrs(_ instrs: [Instr]) -> Int {
+        if instrArenaCount + instrs.count > instrArenaCapacity {
+            let cap = Swift.max(instrArenaCapacity * 2, instrArenaCount + instrs.count)
+            let na = UnsafeMutablePointer<Instr>.allocate(capacity: cap)
+            na.moveInitialize(from: instrArena, count: instrArenaCount)
+            instrArena.deallocate()
+            instrArena = na
+            instrArenaCapacity = cap
+        }
+        let base = instrArenaCount
+        (instrArena + base).initialize(from: instrs, count: instrs.count)
+        instrArenaCount += instrs.count
+        return base
+    }
+
+    /// `helperStep` for an instruction decoded at translation time (arena index `idx`).
+    @inline(__always)
+    func helperExec(_ next: UInt64, _ idx: UInt64, slow: Bool) -> UInt64 {
+        let d = UnsafePointer(instrArena + Int(idx))
+        if profileHelpers || trace { return helperStep(next, slow: slow) }
+        cpu.acceleratorExecute(d, next: next)
+        interpretedSteps &+= 1
+        if slow { slowPathSteps &+= 1 }
+        if d.pointee.mn == .INVLPG { tlbFlushed = true; event = true }
+        return boundaryStatus(next)
+    }
+
+    var trace: Bool { cpu.trace != nil }
+
     @inline(__always)
     func boundaryStatus(_ next: UInt64) -> UInt64 {
         if s.pointee.exit_request | s.pointee.shutdown | s.pointee.halted | s.pointee.intr_shadow != 0 { return 1 }
@@ -661,6 +702,14 @@ private func jitFill(_ ctx: UnsafeMutableRawPointer, _ lin: UInt64, _ info: UInt
     withEngine(ctx) { $0.helperFill(lin, info) }
 }
 
+private func jitExec(_ ctx: UnsafeMutableRawPointer, _ next: UInt64, _ d: UInt64) -> UInt64 {
+    withEngine(ctx) { $0.helperExec(next, d, slow: false) }
+}
+
+private func jitExecSlow(_ ctx: UnsafeMutableRawPointer, _ next: UInt64, _ d: UInt64) -> UInt64 {
+    withEngine(ctx) { $0.helperExec(next, d, slow: true) }
+}
+
 private func jitCondition(_ ctx: UnsafeMutableRawPointer, _ cc: UInt64) -> UInt64 {
     withEngine(ctx) { $0.cpu.condition(UInt8(truncatingIfNeeded: cc)) ? 1 : 0 }
 }
@@ -673,6 +722,8 @@ enum JITHelpers {
     typealias Fn1 = @convention(c) (UnsafeMutableRawPointer) -> UInt64
     typealias Fn2 = @convention(c) (UnsafeMutableRawPointer, UInt64) -> UInt64
     typealias Fn3 = @convention(c) (UnsafeMutableRawPointer, UInt64, UInt64) -> UInt64
+    static let exec: UInt64 = { let f: Fn3 = jitExec; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
+    static let execSlow: UInt64 = { let f: Fn3 = jitExecSlow; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
     static let fill: UInt64 = { let f: Fn3 = jitFill; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
     static let stepSlow: UInt64 = { let f: Fn2 = jitStepSlow; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()
     static let step: UInt64 = { let f: Fn2 = jitStep; return UInt64(UInt(bitPattern: unsafeBitCast(f, to: UnsafeRawPointer.self))) }()

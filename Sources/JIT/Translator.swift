@@ -83,6 +83,8 @@ final class Translator {
     var kRejoin: Label?
     var kEnds = false
     var rips: [UInt64] = []
+    /// Arena index of the block's first decoded instruction (`JITEngine.storeInstrs`).
+    var decodedBase: Int?
     var nexts: [UInt64] = []
 
     // MARK: entry points
@@ -150,6 +152,8 @@ final class Translator {
     func emitBlock(_ instrs: [Instr], bytes: Int) -> Result? {
         let e = engine!
         for attempt in 0..<2 {
+            // Stored per attempt: the flush before the retry empties the arena.
+            decodedBase = e.execDecoded ? e.storeInstrs(instrs) : nil
             asm.reset(origin: e.cache.nextAddress(alignment: 16))
             n = instrs.count
             pending = 0
@@ -191,14 +195,17 @@ final class Translator {
                 asm.patchRel32(atOffset: f.field, target: asm.address(of: f.stub)!)
             }
             if let p = e.cache.install(asm) {
+                decodedBase = nil
                 let code = UInt64(UInt(bitPattern: p))
                 return Result(code: code, count: n, bytes: bytes, size: asm.count,
                               slotFields: chainFields.map { (field: asm.origin + UInt64($0.field), stub: asm.address(of: $0.stub)!) })
             }
             if attempt == 0 {
+                // Frees every generation's storage, this attempt's included (nothing refers to it).
                 e.flushAll()
             }
         }
+        decodedBase = nil
         return nil
     }
 
@@ -209,14 +216,24 @@ final class Translator {
     func emitHelper() {
         flushICount()
         storeRIP(rips[k])
-        asm.mov(.qword, .rdi, .r15)
-        asm.mov(.qword, .rsi, Int64(bitPattern: nexts[k]))
-        asm.call(absolute: JITHelpers.step)
+        emitExecCall(k, slow: false)
         asm.test(.dword, .rax, .rax)
         asm.jcc(.ne, helperExitLabel(k))
         flagState = .unknown
         // The interpreter counted the instruction itself.
         terminatedByLast = false
+    }
+
+    /// Calls the interpreter for instruction kk: with its decoded form when there is one.
+    func emitExecCall(_ kk: Int, slow: Bool) {
+        asm.mov(.qword, .rdi, .r15)
+        asm.mov(.qword, .rsi, Int64(bitPattern: nexts[kk]))
+        if let base = decodedBase, engine.instrArena[base + kk].len != 0 {
+            asm.mov(.dword, .rdx, Int64(base + kk))
+            asm.call(absolute: slow ? JITHelpers.execSlow : JITHelpers.exec)
+        } else {
+            asm.call(absolute: slow ? JITHelpers.stepSlow : JITHelpers.step)
+        }
     }
 
     func emitCold() {
@@ -235,9 +252,7 @@ final class Translator {
                 asm.bind(label)
                 if pend > 0 { asm.add(.qword, Mem(.rbp, offICount), Int32(pend)) }
                 storeRIP(rips[kk])
-                asm.mov(.qword, .rdi, .r15)
-                asm.mov(.qword, .rsi, Int64(bitPattern: nexts[kk]))
-                asm.call(absolute: JITHelpers.stepSlow)
+                emitExecCall(kk, slow: true)
                 asm.test(.dword, .rax, .rax)
                 asm.jcc(.ne, helperExitLabel(kk))
                 if let r = rejoin {
