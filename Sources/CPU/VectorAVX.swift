@@ -141,6 +141,12 @@ extension CPU {
         case .MASKMOVDQU:
             // Same as the legacy form (128 bits, VEX.vvvv unused).
             try execSSE(op, &d, ea, vfSSE | op.rawValue)
+        case .VLDMXCSR:
+            let v = UInt32(try vread(d, ea, 4))
+            if v & ~mxcsrMask != 0 { throw Fault.gp(0) }
+            s.pointee.mxcsr = v
+        case .VSTMXCSR:
+            try vwrite(d, ea, 4, UInt64(s.pointee.mxcsr))
         case .VZEROUPPER:
             let n: UInt8 = code64 ? 16 : 8
             for i in 0..<n {

@@ -284,8 +284,8 @@ extension CPU {
             let a = (getX(d.reg), getHi(d.reg))
             var r = V128()
             for i in 0..<4 {
-                r.w[i] = floatToHalf(a.0.ps[i], rc, &c)
-                if l256 { r.w[4 + i] = floatToHalf(a.1.ps[i], rc, &c) }
+                r.w[i] = floatToHalf(a.0.ps[i], rc, &c, oeUnmasked: mx & 0x400 == 0)
+                if l256 { r.w[4 + i] = floatToHalf(a.1.ps[i], rc, &c, oeUnmasked: mx & 0x400 == 0) }
             }
             try avxCommit(c.flags)
             if d.isMem {
@@ -493,7 +493,7 @@ func halfToFloat(_ h: UInt16, _ c: inout FPCtx) -> UInt32 {
 }
 
 /// Single to half precision with rounding control `rc` (0 nearest, 1 down, 2 up, 3 zero).
-func floatToHalf(_ f: Float, _ rc: Int, _ c: inout FPCtx) -> UInt16 {
+func floatToHalf(_ f: Float, _ rc: Int, _ c: inout FPCtx, oeUnmasked: Bool = false) -> UInt16 {
     let bits = f.bitPattern
     let sign = UInt16(bits >> 16) & 0x8000
     if f.isNaN {
@@ -509,6 +509,14 @@ func floatToHalf(_ f: Float, _ rc: Int, _ c: inout FPCtx) -> UInt16 {
     if x == 0 { return sign }
     x = Swift.abs(x)
     let neg = sign != 0
+    // With UE/OE unmasked, PE means inexact with 11 significant bits and an exponent bounded
+    // only by single precision's (a single-precision denormal input is inexact there).
+    let u11 = Double(sign: .plus, exponent: Swift.max(x.exponent, -126) - 10, significand: 1)
+    let exact11 = (x / u11).rounded(.towardZero) == x / u11
+    if x < 0x1p-14 && c.ueUnmasked {
+        c.flags |= mxUE | (exact11 ? 0 : mxPE)
+        return sign
+    }
     // Units of the last place: 2^(e-10) for normal halves, 2^-24 below 2^-14.
     let e = Swift.max(Int(x.exponent), -14)
     let ulp = Double(sign: .plus, exponent: e - 10, significand: 1)
@@ -516,7 +524,6 @@ func floatToHalf(_ f: Float, _ rc: Int, _ c: inout FPCtx) -> UInt16 {
     var n = q.rounded(.towardZero)
     let frac = q - n
     if frac != 0 {
-        c.flags |= mxPE
         switch rc {
         case 0: if frac > 0.5 || (frac == 0.5 && n.truncatingRemainder(dividingBy: 2) == 1) { n += 1 }
         case 1: if neg { n += 1 }
@@ -526,6 +533,11 @@ func floatToHalf(_ f: Float, _ rc: Int, _ c: inout FPCtx) -> UInt16 {
         if x < 0x1p-14 { c.flags |= mxUE }
     }
     let r = n * ulp
+    if r > 65504 && oeUnmasked {
+        c.flags |= mxOE | (exact11 ? 0 : mxPE)
+        return sign | 0x7C00
+    }
+    if frac != 0 { c.flags |= mxPE }
     if r > 65504 {
         c.flags |= mxOE | mxPE
         let toInf = rc == 0 || (rc == 1 && neg) || (rc == 2 && !neg)
