@@ -98,6 +98,9 @@ public final class CPU {
     var featureMask: UInt64 = 1
     /// Guest-visible time-stamp counter source (deterministic by default: instruction count).
     public var tscSource: () -> UInt64
+    /// RDRAND/RDSEED: nil takes values from the host RNG; a seed makes them a reproducible
+    /// sequence (splitmix64), as deterministic machines need.
+    public var randomSeed: UInt64? = nil
     /// The machine's CPU-local devices (local APIC): CR8, APIC-base and device MSRs.
     public var platform: CPUPlatform?
 

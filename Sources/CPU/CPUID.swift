@@ -96,7 +96,7 @@ public struct CPUIDModel: Sendable {
     /// executes it (and the matching CR4/XCR0/MSR checks derive from this list automatically).
     ///
     /// Deliberately OFF until implemented:
-    ///   - .sha, AVX-512, VAES, VPCLMULQDQ (256-bit): not executed yet.
+    ///   - AVX-512, VAES, VPCLMULQDQ (256-bit): not executed yet.
     ///   - .apic, .tscDeadline, .arat: turned on by a machine that has a local APIC (PCMachine);
     ///     .x2apic: not modelled.
     ///   - .vme, .mce, .mca, .pcid, .umip, .monitor: not modelled.
@@ -110,6 +110,7 @@ public struct CPUIDModel: Sendable {
         .bmi1, .bmi2, .adx,   // ExecBMI.swift (TZCNT in ExecArith.swift)
         // AVX, AVX2, FMA3, F16C (VectorAVX.swift, VectorAVXFP.swift); XSAVE component 2.
         .avx, .avx2, .fma, .f16c,
+        .sha,                 // SHA1/SHA256 (VectorMisc.swift)
         .syscall, .nx, .page1G, .rdtscp, .lm, .lahf64, .abm, .prefetchw,
         .invariantTSC,
         // x87 (FPU.swift), FXSAVE/FXRSTOR, MMX and SSE..SSE4.2 with PCLMULQDQ and AES-NI (Vector*.swift).

@@ -141,8 +141,21 @@ extension CPU {
             gpr[0] = UInt64(r.eax); gpr[3] = UInt64(r.ebx); gpr[1] = UInt64(r.ecx); gpr[2] = UInt64(r.edx)
         case .RDRAND, .RDSEED:
             guard cpuid.has(d.mn == .RDRAND ? .rdrand : .rdseed) else { throw Fault.undefined }
-            var rng = SystemRandomNumberGenerator()
-            writeReg(d.rm, size: d.opSize, rex: d.rex, rng.next() & sizeMask(d.opSize))
+            let v: UInt64
+            if var z = randomSeed {
+                // splitmix64
+                z &+= 0x9E37_79B9_7F4A_7C15
+                randomSeed = z
+                var x = z
+                x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+                v = x ^ (x >> 31)
+            } else {
+                var rng = SystemRandomNumberGenerator()
+                v = rng.next()
+            }
+            // A value is always available: CF = 1, OF SF ZF AF PF = 0.
+            writeReg(d.rm, size: d.opSize, rex: d.rex, v & sizeMask(d.opSize))
             setFlags(FlagBit.CF, mask: FlagBit.status)
         case .RDPID:
             guard cpuid.has(.rdpid) else { throw Fault.undefined }

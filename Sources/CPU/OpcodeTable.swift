@@ -864,12 +864,12 @@ F2 0F F0 LDDQU Vx,Mx feat:sse3
 66 0F38 3F PMAXUD Vx,Wx feat:sse4.1
 66 0F38 40 PMULLD Vx,Wx feat:sse4.1
 66 0F38 41 PHMINPOSUW Vdq,Wdq feat:sse4.1
-0F38 C8 SHA1NEXTE Vdq,Wdq feat:sha
-0F38 C9 SHA1MSG1 Vdq,Wdq feat:sha
-0F38 CA SHA1MSG2 Vdq,Wdq feat:sha
-0F38 CB SHA256RNDS2 Vdq,Wdq feat:sha
-0F38 CC SHA256MSG1 Vdq,Wdq feat:sha
-0F38 CD SHA256MSG2 Vdq,Wdq feat:sha
+NP 0F38 C8 SHA1NEXTE Vdq,Wdq feat:sha
+NP 0F38 C9 SHA1MSG1 Vdq,Wdq feat:sha
+NP 0F38 CA SHA1MSG2 Vdq,Wdq feat:sha
+NP 0F38 CB SHA256RNDS2 Vdq,Wdq feat:sha
+NP 0F38 CC SHA256MSG1 Vdq,Wdq feat:sha
+NP 0F38 CD SHA256MSG2 Vdq,Wdq feat:sha
 66 0F38 DB AESIMC Vdq,Wdq feat:aes
 66 0F38 DC AESENC Vdq,Wdq feat:aes
 66 0F38 DD AESENCLAST Vdq,Wdq feat:aes
@@ -1259,6 +1259,6 @@ V 66 0F3A DF VAESKEYGENASSIST Vdq,Wdq,Ib L0 WIG feat:aes
 66 0F3A 61 PCMPESTRI Vdq,Wdq,Ib w:OSZAPC feat:sse4.2
 66 0F3A 62 PCMPISTRM Vdq,Wdq,Ib w:OSZAPC feat:sse4.2
 66 0F3A 63 PCMPISTRI Vdq,Wdq,Ib w:OSZAPC feat:sse4.2
-0F3A CC SHA1RNDS4 Vdq,Wdq,Ib feat:sha
+NP 0F3A CC SHA1RNDS4 Vdq,Wdq,Ib feat:sha
 66 0F3A DF AESKEYGENASSIST Vdq,Wdq,Ib feat:aes
 """

@@ -283,10 +283,9 @@ extension CPU {
             let rc = imm & 4 != 0 ? Int(mx >> 13) & 3 : imm & 3
             let a = (getX(d.reg), getHi(d.reg))
             var r = V128()
-            let oeUnmasked = mx & 0x400 == 0
             for i in 0..<4 {
-                r.w[i] = floatToHalf(a.0.ps[i], rc, &c, oeUnmasked: oeUnmasked)
-                if l256 { r.w[4 + i] = floatToHalf(a.1.ps[i], rc, &c, oeUnmasked: oeUnmasked) }
+                r.w[i] = floatToHalf(a.0.ps[i], rc, &c, oeUnmasked: mx & 0x400 == 0)
+                if l256 { r.w[4 + i] = floatToHalf(a.1.ps[i], rc, &c, oeUnmasked: mx & 0x400 == 0) }
             }
             try avxCommit(c.flags)
             if d.isMem {
@@ -510,26 +509,20 @@ func floatToHalf(_ f: Float, _ rc: Int, _ c: inout FPCtx, oeUnmasked: Bool = fal
     if x == 0 { return sign }
     x = Swift.abs(x)
     let neg = sign != 0
+    // With UE/OE unmasked, PE means inexact with 11 significant bits and an exponent bounded
+    // only by single precision's (a single-precision denormal input is inexact there).
+    let u11 = Double(sign: .plus, exponent: Swift.max(x.exponent, -126) - 10, significand: 1)
+    let exact11 = (x / u11).rounded(.towardZero) == x / u11
+    if x < 0x1p-14 && c.ueUnmasked {
+        c.flags |= mxUE | (exact11 ? 0 : mxPE)
+        return sign
+    }
     // Units of the last place: 2^(e-10) for normal halves, 2^-24 below 2^-14.
     let e = Swift.max(Int(x.exponent), -14)
     let ulp = Double(sign: .plus, exponent: e - 10, significand: 1)
     let q = x / ulp
     var n = q.rounded(.towardZero)
     let frac = q - n
-    // Masked responses: UE when tiny and inexact, PE when inexact, OE with PE. Unmasked UE or
-    // OE (the instruction faults, nothing is stored): UE whenever tiny, and PE only when the
-    // significand needs rounding to 11 bits with an unbounded exponent, as the host reports
-    // (difftest, 5 cases in 10 M instructions: 2^31 overflowing gave OE alone).
-    let tiny = x < 0x1p-14
-    var inexact = frac != 0
-    if tiny && c.ueUnmasked {
-        c.flags |= mxUE
-        let unbounded = x / Double(sign: .plus, exponent: Int(x.exponent) - 10, significand: 1)
-        // (A single-precision denormal input reports PE here even when its significand is short.)
-        inexact = f.isSubnormal || unbounded != unbounded.rounded(.towardZero)
-    } else if tiny && inexact {
-        c.flags |= mxUE
-    }
     if frac != 0 {
         switch rc {
         case 0: if frac > 0.5 || (frac == 0.5 && n.truncatingRemainder(dividingBy: 2) == 1) { n += 1 }
@@ -537,14 +530,19 @@ func floatToHalf(_ f: Float, _ rc: Int, _ c: inout FPCtx, oeUnmasked: Bool = fal
         case 2: if !neg { n += 1 }
         default: break
         }
+        if x < 0x1p-14 { c.flags |= mxUE }
     }
     let r = n * ulp
+    if r > 65504 && oeUnmasked {
+        c.flags |= mxOE | (exact11 ? 0 : mxPE)
+        return sign | 0x7C00
+    }
+    if frac != 0 { c.flags |= mxPE }
     if r > 65504 {
-        c.flags |= mxOE | (inexact || !oeUnmasked ? mxPE : 0)
+        c.flags |= mxOE | mxPE
         let toInf = rc == 0 || (rc == 1 && neg) || (rc == 2 && !neg)
         return sign | (toInf ? 0x7C00 : 0x7BFF)
     }
-    if inexact { c.flags |= mxPE }
     if r < 0x1p-14 { return sign | UInt16(r / 0x1p-24) }
     let he = Int(r.exponent)
     let hm = UInt16((r / Double(sign: .plus, exponent: he, significand: 1) - 1) * 1024)

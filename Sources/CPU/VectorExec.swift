@@ -269,7 +269,8 @@ extension CPU {
             dstSet(d, mmx: mmx, r)
 
         case .CRC32, .PCMPESTRI, .PCMPESTRM, .PCMPISTRI, .PCMPISTRM, .PCLMULQDQ,
-             .AESENC, .AESENCLAST, .AESDEC, .AESDECLAST, .AESIMC, .AESKEYGENASSIST:
+             .AESENC, .AESENCLAST, .AESDEC, .AESDECLAST, .AESIMC, .AESKEYGENASSIST,
+             .SHA1RNDS4, .SHA1NEXTE, .SHA1MSG1, .SHA1MSG2, .SHA256RNDS2, .SHA256MSG1, .SHA256MSG2:
             try execVectorMisc(op, &d, ea)
         case .none:
             throw Fault.undefined

@@ -213,8 +213,69 @@ extension CPU {
             var r = V128()
             r.d = SIMD4<UInt32>(x1, rot(x1) ^ rcon, x3, rot(x3) ^ rcon)
             setX(d.reg, r)
+        case .SHA1RNDS4, .SHA1NEXTE, .SHA1MSG1, .SHA1MSG2, .SHA256RNDS2, .SHA256MSG1, .SHA256MSG2:
+            // Memory operands need 16-byte alignment (legacy SSE).
+            let b = try srcFull(d, ea, mmx: false)
+            var r = V128()
+            r.d = shaOp(op, getX(d.reg).d, b.d, getX(0).d, imm: Int(d.imm & 3))
+            setX(d.reg, r)
         default:
             throw Fault.undefined
         }
+    }
+}
+
+// MARK: SHA extensions (SDM pseudo-code; dword 3 is bits 127:96)
+
+@inline(__always) private func rol(_ x: UInt32, _ n: UInt32) -> UInt32 { (x << n) | (x >> (32 - n)) }
+@inline(__always) private func ror(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+
+func shaOp(_ op: VOp, _ a: SIMD4<UInt32>, _ b: SIMD4<UInt32>, _ x0: SIMD4<UInt32>, imm: Int) -> SIMD4<UInt32> {
+    switch op {
+    case .SHA1NEXTE:
+        return SIMD4(b[0], b[1], b[2], b[3] &+ rol(a[3], 30))
+    case .SHA1MSG1:
+        return SIMD4(b[2] ^ a[0], b[3] ^ a[1], a[0] ^ a[2], a[1] ^ a[3])
+    case .SHA1MSG2:
+        let w16 = rol(a[3] ^ b[2], 1), w17 = rol(a[2] ^ b[1], 1), w18 = rol(a[1] ^ b[0], 1), w19 = rol(a[0] ^ w16, 1)
+        return SIMD4(w19, w18, w17, w16)
+    case .SHA1RNDS4:
+        let k: [UInt32] = [0x5A82_7999, 0x6ED9_EBA1, 0x8F1B_BCDC, 0xCA62_C1D6]
+        func f(_ b: UInt32, _ c: UInt32, _ d: UInt32) -> UInt32 {
+            switch imm {
+            case 0: return (b & c) ^ (~b & d)
+            case 2: return (b & c) ^ (b & d) ^ (c & d)
+            default: return b ^ c ^ d
+            }
+        }
+        var (A, B, C, D, E): (UInt32, UInt32, UInt32, UInt32, UInt32) = (a[3], a[2], a[1], a[0], 0)
+        let w = [b[3], b[2], b[1], b[0]]
+        for i in 0..<4 {
+            let t = f(B, C, D) &+ rol(A, 5) &+ w[i] &+ E &+ k[imm]
+            E = D; D = C; C = rol(B, 30); B = A; A = t
+        }
+        return SIMD4(D, C, B, A)
+    case .SHA256MSG1:
+        func s0(_ w: UInt32) -> UInt32 { ror(w, 7) ^ ror(w, 18) ^ (w >> 3) }
+        return SIMD4(a[0] &+ s0(a[1]), a[1] &+ s0(a[2]), a[2] &+ s0(a[3]), a[3] &+ s0(b[0]))
+    case .SHA256MSG2:
+        func s1(_ w: UInt32) -> UInt32 { ror(w, 17) ^ ror(w, 19) ^ (w >> 10) }
+        let w16 = a[0] &+ s1(b[2]), w17 = a[1] &+ s1(b[3])
+        let w18 = a[2] &+ s1(w16), w19 = a[3] &+ s1(w17)
+        return SIMD4(w16, w17, w18, w19)
+    default: // SHA256RNDS2
+        var (A, B, C, D) = (b[3], b[2], a[3], a[2])
+        var (E, F, G, H) = (b[1], b[0], a[1], a[0])
+        for i in 0..<2 {
+            let ch = (E & F) ^ (~E & G)
+            let maj = (A & B) ^ (A & C) ^ (B & C)
+            let S0 = ror(A, 2) ^ ror(A, 13) ^ ror(A, 22)
+            let S1 = ror(E, 6) ^ ror(E, 11) ^ ror(E, 25)
+            let t = ch &+ S1 &+ x0[i] &+ H
+            let nA = t &+ maj &+ S0, nE = t &+ D
+            H = G; G = F; F = E; E = nE
+            D = C; C = B; B = A; A = nA
+        }
+        return SIMD4(F, E, B, A)
     }
 }

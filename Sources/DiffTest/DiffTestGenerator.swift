@@ -406,7 +406,7 @@ public final class DTGenerator {
                 setups += m.setups
                 modrmBytes = m.bytes
                 m.bytes = []
-                if mn == .LDMXCSR && rng.chance(80) && t >= scratch && t + 4 <= scratch + UInt64(size) {
+                if (mn == .LDMXCSR || e.name == "VLDMXCSR") && rng.chance(80) && t >= scratch && t + 4 <= scratch + UInt64(size) {
                     out.patches.append((Int(t - scratch), 4, 0xFFFF, 0))
                 }
                 if mn == .FXRSTOR && rng.chance(80) && t >= scratch && t + 28 <= scratch + UInt64(size) {

@@ -136,6 +136,7 @@ public final class PCMachine {
         memory = PhysicalMemory(ramSize: UInt64(config.ramMiB) << 20)
         ports = PortBus()
         cpu = CPU(memory: memory, ports: ports)
+        if config.deterministic { cpu.randomSeed = 0x656D_7520_7264_7261 }   // RDRAND/RDSEED reproducible
         clock = Clock(mode: config.deterministic ? .deterministicDefault : .realTime)
         pit = PIT8254(clock: clock)
         portB = SystemControlPortB(pit: pit)

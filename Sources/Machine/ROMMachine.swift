@@ -60,6 +60,7 @@ public final class ROMMachine {
         memory = PhysicalMemory(ramSize: UInt64(ramMiB) << 20)
         ports = PortBus()
         cpu = CPU(memory: memory, ports: ports)
+        cpu.randomSeed = 0x656D_7520_7264_7261   // RDRAND/RDSEED reproducible in test ROMs
         com1 = UART16550(output: output)
         exitDevice = DebugExit()
         // Pad small images at the front so they end at the reset vector.

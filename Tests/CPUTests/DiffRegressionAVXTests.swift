@@ -75,4 +75,53 @@ final class DiffRegressionAVXTests: XCTestCase {
         XCTAssertEqual(r.state.xmm(0).0, 0xAAAA_AAAA_1234_5678)
         XCTAssertEqual(r.state.ymmHigh(0).0, 0)
     }
+
+    func testVCVTPS2PHInexactUnderUnmaskedUnderflow() {
+        // Unmasked UE: PE means inexact with 11 bits and single precision's exponent range.
+        // -1.203125 * 2^-21 is exact there (IE from the SNaN, UE, no PE) ...
+        var r = UserMode.run([0xC4, 0xE3, 0x79, 0x1D, 0xED, 0x09]) { st in      // vcvtps2ph xmm5, xmm5, 9
+            st.setMXCSR(0xF0C0); st.setXMM(5, 0x8000_0000_0000_0000, 0xFFAF_B5D7_B51A_0000)
+        }
+        XCTAssertEqual(r.fault?.vector, 19)
+        XCTAssertEqual(r.state.mxcsr, 0xF0D1)
+        // ... a single-precision denormal is not (DE, UE, PE).
+        r = UserMode.run([0xC4, 0xC3, 0x79, 0x1D, 0xC0, 0x62]) { st in      // vcvtps2ph xmm8, xmm0, 0x62
+            st.setMXCSR(0x5780); st.setXMM(0, 0x0000_0000_0000_0018, 0x0000_0000_0000_0021)
+        }
+        XCTAssertEqual(r.fault?.vector, 19)
+        XCTAssertEqual(r.state.mxcsr, 0x57B2)
+    }
+
+    func testSHAInstructionsMatchTheHost() {
+        let a: (UInt64, UInt64) = (0x0123_4567_89AB_CDEF, 0xFEDC_BA98_7654_3210)
+        let b: (UInt64, UInt64) = (0x6A09_E667_BB67_AE85, 0x3C6E_F372_A54F_F53A)
+        let k: (UInt64, UInt64) = (0x428A_2F98_7137_4491, 0xB5C0_FBCF_E9B5_DBA5)
+        let forms: [([UInt8], (UInt64, UInt64))] = [
+            ([0x0F, 0x38, 0xC8, 0xCA], (0x1234_5678_9ABC_DEF0, 0x0FED_CBA9_8765_4321)),   // sha1nexte xmm1, xmm2
+            ([0x0F, 0x38, 0xC9, 0xCA], (0x1234_5678_9ABC_DEF0, 0x0FED_CBA9_8765_4321)),   // sha1msg1
+            ([0x0F, 0x38, 0xCA, 0xCA], (0x1234_5678_9ABC_DEF0, 0x0FED_CBA9_8765_4321)),   // sha1msg2
+            ([0x0F, 0x38, 0xCB, 0xCA], (0x1ED7_4BB5_0000_0000, 0x6C5F_A2B0_0000_0000)),   // sha256rnds2
+            ([0x0F, 0x38, 0xCC, 0xCA], (0x9B05_688C_1F83_D9AB, 0x5BE0_CD19_510E_527F)),   // sha256msg1
+            ([0x0F, 0x38, 0xCD, 0xCA], (0x9B05_688C_1F83_D9AB, 0x5BE0_CD19_510E_527F)),   // sha256msg2
+        ]
+        for (code, x1) in forms {
+            UserMode.run(code) { st in st.setXMM(1, x1.0, x1.1); st.setXMM(2, b.0, b.1); st.setXMM(0, k.0, k.1) }
+        }
+        for imm: UInt8 in 0..<4 {                                                        // sha1rnds4 xmm1, xmm2, imm
+            UserMode.run([0x0F, 0x3A, 0xCC, 0xCA, imm]) { st in st.setXMM(1, a.0, a.1); st.setXMM(2, b.0, b.1) }
+        }
+        // A 66 prefix is #UD.
+        XCTAssertEqual(UserMode.run([0x66, 0x0F, 0x38, 0xC9, 0xCA]).fault?.vector, 6)
+    }
+
+    func testVLDMXCSRAndVSTMXCSR() {
+        // vldmxcsr [rcx]; vstmxcsr [rcx+4]; reserved bits: #GP.
+        var r = UserMode.run([0xC5, 0xF8, 0xAE, 0x11, 0xC5, 0xF8, 0xAE, 0x59, 0x04]) { st in
+            st.gpr[1] = UserMode.scratch; st.mem(UserMode.scratch, 4, 0x3F80)
+        }
+        XCTAssertEqual(r.state.mxcsr, 0x3F80)
+        XCTAssertEqual(r.state.mem(UserMode.scratch + 4, 4), 0x3F80)
+        r = UserMode.run([0xC5, 0xF8, 0xAE, 0x11]) { st in st.gpr[1] = UserMode.scratch; st.mem(UserMode.scratch, 4, 0x1_0000) }
+        XCTAssertEqual(r.fault?.vector, 13)
+    }
 }

@@ -171,7 +171,7 @@ final class SystemTests: XCTestCase {
         XCTAssertTrue(bit("popcnt")); XCTAssertTrue(bit("lzcnt")); XCTAssertTrue(bit("movbe"))
         XCTAssertTrue(bit("fsgsbase")); XCTAssertTrue(bit("rdrand")); XCTAssertTrue(bit("rdpid"))
         XCTAssertTrue(bit("sse")); XCTAssertTrue(bit("sse2")); XCTAssertTrue(bit("fxsr")); XCTAssertTrue(bit("sse4.2"))
-        XCTAssertFalse(bit("sha"))
+        XCTAssertTrue(bit("sha")); XCTAssertTrue(bit("avx")); XCTAssertTrue(bit("avx2")); XCTAssertTrue(bit("fma")); XCTAssertTrue(bit("f16c"))
         XCTAssertTrue(bit("bmi1")); XCTAssertTrue(bit("bmi2")); XCTAssertTrue(bit("xsave"))
         XCTAssertEqual(m & 1, 1)
     }
@@ -467,6 +467,17 @@ final class SystemTests: XCTestCase {
         XCTAssertEqual(cpu.flags() & FlagBit.status, FlagBit.CF)
         XCTAssertNil(run([0x66, 0x0F, 0xC7, 0xF8]))          // rdseed ax
         XCTAssertEqual(cpu.flags() & FlagBit.status, FlagBit.CF)
+        // With a seed (deterministic machines) the values are a reproducible sequence.
+        cpu.randomSeed = 42
+        XCTAssertNil(run([0x48, 0x0F, 0xC7, 0xF0]))
+        let first = cpu.gpr[0]
+        XCTAssertNil(run([0x48, 0x0F, 0xC7, 0xF0]))
+        XCTAssertNotEqual(cpu.gpr[0], first)
+        cpu.randomSeed = 42
+        XCTAssertNil(run([0x48, 0x0F, 0xC7, 0xF0]))
+        XCTAssertEqual(cpu.gpr[0], first)
+        XCTAssertNil(run([0x0F, 0xC7, 0xF8]))               // rdseed eax: 32 bits, zero-extended
+        XCTAssertEqual(cpu.gpr[0] >> 32, 0)
     }
 
     func testFSGSBASEAndSWAPGS() {
