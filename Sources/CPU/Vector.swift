@@ -82,7 +82,6 @@ enum VOp: UInt16, CaseIterable {
     // internal stages (never table names): DPPS/DPPD products, then their sums
     case dppsMul, dppsAdd, dppdMul, dppdAdd
     // AVX / AVX2 / F16C (VEX only)
-    case VLDMXCSR, VSTMXCSR
     case VZEROUPPER, VBROADCASTSS, VBROADCASTSD, VBROADCASTF128, VBROADCASTI128
     case VPBROADCASTB, VPBROADCASTW, VPBROADCASTD, VPBROADCASTQ
     case VINSERTF128, VINSERTI128, VEXTRACTF128, VEXTRACTI128, VPERM2F128, VPERM2I128
