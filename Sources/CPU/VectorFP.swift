@@ -318,7 +318,9 @@ func tinyBeforeRounding<T: SSEFloat>(_ k: Int, _ x: T, _ y: T) -> Bool {
 @inline(__always) func fpRcp(_ x: Float) -> Float {
     if x.isNaN { return quiet(x) }
     if x == 0 || x.isSubnormal { return Float(signOf: x, magnitudeOf: .infinity) }
-    if x.isInfinite { return Float(signOf: x, magnitudeOf: 0) }
+    // |x| >= 2^126: the hardware's approximation of 1/x is below 2^-126, so tiny, so zero (the
+    // SDM leaves the inputs just below 2^126 to the implementation; this host flushes 2^126).
+    if x.isInfinite || Swift.abs(x) >= 0x1p126 { return Float(signOf: x, magnitudeOf: 0) }
     let r = Float(1.0 / Double(x))
     return r.isSubnormal ? Float(signOf: r, magnitudeOf: 0) : r
 }
