@@ -116,6 +116,81 @@ final class BootTests: XCTestCase {
         XCTAssertEqual(r.status, 0, "emu exit status; stderr: \(r.stderr)\n\(r.serial.suffix(2000))")
     }
 
+    /// testroms/guest/x86_64_v3_check.c built with `gcc -O2 -march=x86-64-v3 -static` (AVX2, FMA,
+    /// BMI2, F16C, MOVBE, gathers) runs in the Linux guest from a second initramfs archive
+    /// appended to the busybox one (its /init replaces the first's); the checksums it prints
+    /// must equal the host's. Skips without gcc or a host that lacks x86-64-v3.
+    func testX8664V3ProgramMatchesHostInLinux() throws {
+        let kernel = try guestFile("vmlinuz"), initrd = try guestFile("initramfs.cpio.gz")
+        let tmp = NSTemporaryDirectory() + "emu-v3-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let src = Self.packageRoot.appendingPathComponent("testroms/guest/x86_64_v3_check.c").path
+        let bin = tmp + "/v3check"
+        func run(_ tool: String, _ args: [String]) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = [tool] + args
+            let o = Pipe()
+            p.standardOutput = o
+            p.standardError = o
+            try p.run()
+            let d = o.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: d, as: UTF8.self))
+        }
+        guard (try? run("gcc", ["-O2", "-march=x86-64-v3", "-static", "-o", bin, src]))?.0 == 0 else {
+            throw XCTSkip("gcc cannot build static x86-64-v3 programs here")
+        }
+        let host = try run(bin, [])
+        guard host.0 == 0, host.1.contains("X86-64-V3-CHECK-DONE") else { throw XCTSkip("the host cannot run x86-64-v3 code") }
+        // A newc archive: /init (runs the program, powers off) and /v3check.
+        func newc(_ name: String, mode: UInt32, _ data: [UInt8], ino: UInt32) -> [UInt8] {
+            var h = "070701"
+            for v in [ino, mode, 0, 0, 1, 0, UInt32(data.count), 0, 0, 0, 0, UInt32(name.utf8.count + 1), 0] {
+                h += String(format: "%08X", v)
+            }
+            var out = Array(h.utf8) + Array(name.utf8) + [0]
+            while out.count % 4 != 0 { out.append(0) }
+            out += data
+            while out.count % 4 != 0 { out.append(0) }
+            return out
+        }
+        let initScript = """
+            #!/bin/sh
+            mount -t proc proc /proc
+            mount -t devtmpfs devtmpfs /dev 2>/dev/null
+            exec </dev/console >/dev/console 2>&1
+            echo EMU-V3-START
+            /v3check
+            echo EMU-V3-EXIT $?
+            poweroff -f
+
+            """
+        let prog = try [UInt8](Data(contentsOf: URL(fileURLWithPath: bin)))
+        var archive = newc("init", mode: 0o100755, Array(initScript.utf8), ino: 910001)
+        archive += newc("v3check", mode: 0o100755, prog, ino: 910002)
+        archive += newc("TRAILER!!!", mode: 0, [], ino: 0)
+        try Data(archive).write(to: URL(fileURLWithPath: tmp + "/extra.cpio"))
+        // The kernel looks for the next archive at a 4-byte aligned offset after the gzip one.
+        var combined = try Data(contentsOf: URL(fileURLWithPath: initrd))
+        while combined.count % 4 != 0 { combined.append(0) }
+        combined += try Data(contentsOf: URL(fileURLWithPath: tmp + "/extra.cpio"))
+        let rd = tmp + "/initrd"
+        try combined.write(to: URL(fileURLWithPath: rd))
+        let r = try boot(["--kernel", kernel, "--initrd", rd, "--ram", "256", "--deterministic",
+                          "--append", "console=ttyS0 panic=-1"], timeout: 1200)
+        print("x86-64-v3 check in Linux: \(String(format: "%.1f", r.seconds)) s, exit \(r.status)")
+        func lines(_ t: String) -> [String] {
+            // (The serial output ends lines with CR LF, a single Character.)
+            t.components(separatedBy: .newlines)
+                .filter { ["loops ", "fma ", "avx2int ", "avxfp ", "bits ", "X86-64-V3-CHECK-DONE"].contains(where: $0.hasPrefix) }
+        }
+        XCTAssertEqual(lines(r.serial), lines(host.1), "guest output:\n\(r.serial.suffix(3000))\n\(r.stderr)")
+        XCTAssertTrue(r.serial.contains("EMU-V3-EXIT 0"), String(r.serial.suffix(2000)))
+        XCTAssertEqual(r.status, 0)
+    }
+
     /// The same guest without the test switch: its init starts a shell on the console; commands
     /// typed on emu's stdin run in the guest, and `poweroff` ends emu with status 0.
     func testLinuxShellRunsTypedCommands() throws {
