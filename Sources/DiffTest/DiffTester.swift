@@ -226,11 +226,19 @@ public final class DiffTester {
         return true
     }
 
-    /// Same class, sign and exponent, mantissas within 4 units in the last place.
+    /// Same class and sign, within 4 units in the last place (also across a power of two, e.g.
+    /// 1 - 2^-64 against 1.0).
     static func closeF80(_ a: (UInt64, UInt16), _ b: (UInt64, UInt16)) -> Bool {
-        if a.1 != b.1 || a.1 & 0x7FFF == 0x7FFF { return a == b }
-        let d = a.0 > b.0 ? a.0 - b.0 : b.0 - a.0
-        return d <= 4
+        if a.1 & 0x7FFF == 0x7FFF || b.1 & 0x7FFF == 0x7FFF { return a == b }
+        if a.1 == b.1 {
+            let d = a.0 > b.0 ? a.0 - b.0 : b.0 - a.0
+            return d <= 4
+        }
+        // Adjacent binades, same sign, both normal: distance in units of the lower one's ulp.
+        guard a.1 & 0x8000 == b.1 & 0x8000, (a.1 &+ 1 == b.1 || b.1 &+ 1 == a.1) else { return false }
+        let (hi, lo) = a.1 > b.1 ? (a.0, b.0) : (b.0, a.0)
+        guard hi >> 63 == 1, lo >> 63 == 1, hi - (1 << 63) <= 2 else { return false }
+        return 2 * (hi - (1 << 63)) + (~lo &+ 1) <= 4
     }
 
     func compare(_ n: DTResult, _ e: DTResult, _ masks: (flags: UInt64, fsw: UInt16, gpr: UInt16), approx: [Int] = [], approxX87: Bool = false) -> [String] {

@@ -632,6 +632,15 @@ final class SystemTests: XCTestCase {
         XCTAssertEqual(x.load(fromByteOffset: 32 * 7, as: UInt64.self), 6)
         XCTAssertNil(run([0xC5, 0xFC, 0x77]))                        // vzeroall
         XCTAssertEqual(x.load(fromByteOffset: 32 * 7, as: UInt64.self), 0)
+        // A CPU model with AVX but not AVX2: VEX.256 integer forms and register broadcasts #UD.
+        cpu.cpuid.set(.avx2, false)
+        assertFault(run([0xC5, 0xF5, 0xFE, 0xC2]), Fault.UD)          // vpaddd ymm0, ymm1, ymm2
+        XCTAssertNil(run([0xC5, 0xF1, 0xFE, 0xC2]))                  // vpaddd xmm0, xmm1, xmm2
+        XCTAssertNil(run([0xC5, 0xF4, 0x58, 0xC2]))                  // vaddps ymm0, ymm1, ymm2
+        assertFault(run([0xC4, 0xE2, 0x79, 0x18, 0xC1]), Fault.UD)    // vbroadcastss xmm0, xmm1
+        assertFault(run([0xC4, 0xE2, 0x7D, 0x58, 0xC1]), Fault.UD)    // vpbroadcastd (AVX2 only)
+        cpu.cpuid.set(.avx2, true)
+        XCTAssertNil(run([0xC5, 0xF5, 0xFE, 0xC2]))
     }
 
     func testCLACSTAC() {
