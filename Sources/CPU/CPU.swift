@@ -134,7 +134,7 @@ public final class CPU {
         s.pointee.tlb = keepTLB
         s.pointee.rflags = 2
         s.pointee.rip = 0xFFF0
-        gpr[2] = 0x0006_06A0 // EDX: family/model/stepping signature
+        gpr[2] = UInt64(CPUIDModel.resetSignature) // EDX: family/model/stepping signature
         for i in 0..<6 {
             sreg[i] = SegmentCache(base: 0, limit: 0xFFFF, selector: 0, attr: UInt16(ATTR_P | ATTR_S | 0x3))
         }

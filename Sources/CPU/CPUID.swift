@@ -122,11 +122,15 @@ public struct CPUIDModel: Sendable {
     /// XCR0 bits the machine can save/restore: x87 (always 1), SSE, AVX (YMM upper halves).
     public var xcr0Supported: UInt64 = 0x7
 
+    // The model presented: an Alder Lake Core i3-12100 (4 P-cores, no E-cores, so not hybrid;
+    // AVX2 without AVX-512), reduced to one core and one thread. Its ISA (with BMI1/2, FMA, F16C,
+    // MOVBE, LZCNT, XSAVE) reaches x86-64-v3. Features the interpreter lacks stay unadvertised.
     public var vendor = "GenuineIntel"
-    public var brand = "emu virtual CPU"
+    public var brand = "12th Gen Intel(R) Core(TM) i3-12100"
     public var hypervisorSignature = "emuemuemuemu"
-    /// Family 6, model 0x6A, stepping 0 (the value EDX holds after RESET).
-    public var signature: UInt32 = 0x0006_06A0
+    /// Family 6, model 0x97 (extended model 9, model 7), stepping 5 (also EDX after RESET).
+    public var signature: UInt32 = CPUIDModel.resetSignature
+    public static let resetSignature: UInt32 = 0x0009_0675
     public var maxBasicLeaf: UInt32 = 0x0D
     public var maxExtendedLeaf: UInt32 = 0x8000_0008
     public var physicalAddressBits: UInt32 = UInt32(physAddrBits)
@@ -260,7 +264,8 @@ public struct CPUIDModel: Sendable {
             // Descriptor 0xFF: "use leaf 4 for cache parameters"; AL = 1 iteration.
             return (0x0000_FF01, 0, 0, 0)
         case 4:
-            // Deterministic cache parameters: L1d 32K/8, L1i 32K/8, L2 1M/16, L3 8M/16, 64-byte lines.
+            // Deterministic cache parameters (i3-12100): L1d 48K/12, L1i 32K/8, L2 1.25M/10,
+            // L3 12M/12, 64-byte lines.
             func cache(type: UInt32, level: UInt32, ways: UInt32, sizeKiB: UInt32, inclusive: Bool) -> (UInt32, UInt32, UInt32, UInt32) {
                 let sets = sizeKiB * 1024 / 64 / ways
                 let eax = type | level << 5 | 1 << 8
@@ -268,10 +273,10 @@ public struct CPUIDModel: Sendable {
                 return (eax, ebx, sets - 1, inclusive ? 2 : 0)
             }
             switch subleaf {
-            case 0: return cache(type: 1, level: 1, ways: 8, sizeKiB: 32, inclusive: false)
+            case 0: return cache(type: 1, level: 1, ways: 12, sizeKiB: 48, inclusive: false)
             case 1: return cache(type: 2, level: 1, ways: 8, sizeKiB: 32, inclusive: false)
-            case 2: return cache(type: 3, level: 2, ways: 16, sizeKiB: 1024, inclusive: false)
-            case 3: return cache(type: 3, level: 3, ways: 16, sizeKiB: 8192, inclusive: true)
+            case 2: return cache(type: 3, level: 2, ways: 10, sizeKiB: 1280, inclusive: false)
+            case 3: return cache(type: 3, level: 3, ways: 12, sizeKiB: 12288, inclusive: false)
             default: return (0, 0, 0, 0)
             }
         case 6:
@@ -317,8 +322,8 @@ public struct CPUIDModel: Sendable {
         case 0x8000_0005:
             return (0, 0, 0, 0)
         case 0x8000_0006:
-            // L2: 1024 KiB, 16-way (encoding 8), 64-byte lines.
-            return (0, 0, 1024 << 16 | 0x8 << 12 | 64, 0)
+            // L2: 1280 KiB, associativity 7 ("see leaf 4 subleaf 2": 10 ways), 64-byte lines.
+            return (0, 0, 1280 << 16 | 0x7 << 12 | 64, 0)
         case 0x8000_0007:
             return (0, 0, 0, w(.e7edx))
         case 0x8000_0008:

@@ -67,9 +67,32 @@ extension CPU {
 
     // MARK: dispatch
 
+    /// Forms whose VEX.256 encoding is AVX2 (integer lanes, broadcasts from a register);
+    /// #UD when only AVX is advertised.
+    static let avx2When256: Set<VOp> = [
+        .PADDB, .PADDW, .PADDD, .PADDQ, .PADDSB, .PADDSW, .PADDUSB, .PADDUSW,
+        .PSUBB, .PSUBW, .PSUBD, .PSUBQ, .PSUBSB, .PSUBSW, .PSUBUSB, .PSUBUSW,
+        .PMULLW, .PMULHW, .PMULHUW, .PMULUDQ, .PMADDWD, .PMULDQ, .PMULLD, .PMULHRSW, .PMADDUBSW,
+        .PAND, .PANDN, .POR, .PXOR, .PCMPEQB, .PCMPEQW, .PCMPEQD, .PCMPEQQ,
+        .PCMPGTB, .PCMPGTW, .PCMPGTD, .PCMPGTQ, .PACKSSWB, .PACKSSDW, .PACKUSWB, .PACKUSDW,
+        .PUNPCKLBW, .PUNPCKLWD, .PUNPCKLDQ, .PUNPCKLQDQ, .PUNPCKHBW, .PUNPCKHWD, .PUNPCKHDQ, .PUNPCKHQDQ,
+        .PAVGB, .PAVGW, .PMINUB, .PMAXUB, .PMINSW, .PMAXSW, .PSADBW,
+        .PMINSB, .PMINSD, .PMINUW, .PMINUD, .PMAXSB, .PMAXSD, .PMAXUW, .PMAXUD,
+        .PSHUFB, .PHADDW, .PHADDD, .PHADDSW, .PHSUBW, .PHSUBD, .PHSUBSW, .PSIGNB, .PSIGNW, .PSIGND,
+        .PABSB, .PABSW, .PABSD, .PSRLW, .PSRLD, .PSRLQ, .PSRAW, .PSRAD, .PSLLW, .PSLLD, .PSLLQ, .PSRLDQ, .PSLLDQ,
+        .PSHUFD, .PSHUFHW, .PSHUFLW, .PALIGNR, .PBLENDW, .MPSADBW, .PBLENDVB, .PMOVMSKB, .MOVNTDQA,
+        .PMOVSXBW, .PMOVSXBD, .PMOVSXBQ, .PMOVSXWD, .PMOVSXWQ, .PMOVSXDQ,
+        .PMOVZXBW, .PMOVZXBD, .PMOVZXBQ, .PMOVZXWD, .PMOVZXWQ, .PMOVZXDQ,
+    ]
+
     func execAVX(_ op: VOp, _ d: inout Instr, _ ea: UInt64) throws(Fault) {
         try avxCheck()
         let l256 = d.vexL != 0
+        if l256 && !cpuid.has(.avx2) {
+            if CPU.avx2When256.contains(op) { throw Fault.undefined }
+            if (op == .VBROADCASTSS || op == .VBROADCASTSD) && !d.isMem { throw Fault.undefined }
+        }
+        if !d.isMem && (op == .VBROADCASTSS) && !cpuid.has(.avx2) { throw Fault.undefined }
         let h = d.vexV
         switch op {
         // ---- moves ---------------------------------------------------------------------------------

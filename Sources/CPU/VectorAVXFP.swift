@@ -509,10 +509,10 @@ func floatToHalf(_ f: Float, _ rc: Int, _ c: inout FPCtx, oeUnmasked: Bool = fal
     if x == 0 { return sign }
     x = Swift.abs(x)
     let neg = sign != 0
-    // With UE/OE unmasked, PE means inexact with 11 significant bits and an exponent bounded
-    // only by single precision's (a single-precision denormal input is inexact there).
-    let u11 = Double(sign: .plus, exponent: Swift.max(x.exponent, -126) - 10, significand: 1)
-    let exact11 = (x / u11).rounded(.towardZero) == x / u11
+    // With UE/OE unmasked, PE means inexact with 11 significant bits and an unbounded exponent;
+    // a single-precision denormal input always reports PE (seen on the host: 2^-129 too).
+    let u11 = Double(sign: .plus, exponent: x.exponent - 10, significand: 1)
+    let exact11 = !f.isSubnormal && (x / u11).rounded(.towardZero) == x / u11
     if x < 0x1p-14 && c.ueUnmasked {
         c.flags |= mxUE | (exact11 ? 0 : mxPE)
         return sign

@@ -226,7 +226,6 @@ public final class DiffTester {
         return true
     }
 
-    /// Same class, sign and exponent, mantissas within 4 units in the last place.
     /// Within 4 units in the last place, counted across exponent boundaries (1 - 2^-64 and 1.0
     /// are neighbours: a directed rounding mode can move a result near 1 onto either side). Same
     /// sign only; NaNs, infinities and unnormals must be identical.

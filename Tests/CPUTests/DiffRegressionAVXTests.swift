@@ -90,6 +90,12 @@ final class DiffRegressionAVXTests: XCTestCase {
         }
         XCTAssertEqual(r.fault?.vector, 19)
         XCTAssertEqual(r.state.mxcsr, 0x57B2)
+        // ... not even a power of two (2^-129).
+        r = UserMode.run([0xC4, 0xE3, 0x79, 0x1D, 0xF0, 0x01]) { st in      // vcvtps2ph xmm0, xmm6, 1
+            st.setMXCSR(0x3581); st.setXMM(6, 0xFFF8_0000_0000_0000, 0x0010_0000_0000_0000)
+        }
+        XCTAssertEqual(r.fault?.vector, 19)
+        XCTAssertEqual(r.state.mxcsr, 0x35B3)
     }
 
     func testSHAInstructionsMatchTheHost() {

@@ -108,7 +108,7 @@ final class SystemTests: XCTestCase {
         cpu.gpr[0] = 1
         run([0x0F, 0xA2])
         let edx = cpu.gpr[2], ecx = cpu.gpr[1]
-        XCTAssertEqual(cpu.gpr[0], 0x606A0)
+        XCTAssertEqual(cpu.gpr[0], 0x90675)
         XCTAssertEqual(edx & 1, 1, "x87 FPU")
         XCTAssertEqual(edx & (1 << 25 | 1 << 26 | 1 << 24 | 1 << 23), 1 << 25 | 1 << 26 | 1 << 24 | 1 << 23, "SSE/SSE2/FXSR/MMX")
         XCTAssertEqual(edx & (1 << 9), 0, "no APIC on a CPU without a machine LAPIC")
@@ -139,7 +139,7 @@ final class SystemTests: XCTestCase {
             run([0x0F, 0xA2])
             brand += [cpu.gpr[0], cpu.gpr[3], cpu.gpr[1], cpu.gpr[2]]
         }
-        XCTAssertEqual(string(brand), "emu virtual CPU")
+        XCTAssertEqual(string(brand), "12th Gen Intel(R) Core(TM) i3-12100")
 
         cpu.gpr[0] = 0x8000_0008
         run([0x0F, 0xA2])
@@ -148,6 +148,29 @@ final class SystemTests: XCTestCase {
         cpu.gpr[0] = 0x8000_0007
         run([0x0F, 0xA2])
         XCTAssertNotEqual(cpu.gpr[2] & (1 << 8), 0, "invariant TSC")
+    }
+
+    func testCPUIDModelReachesX8664V3() {
+        let m = cpu.cpuid
+        let l1 = m.query(leaf: 1, subleaf: 0, cr4: 1 << 18), l7 = m.query(leaf: 7, subleaf: 0)
+        let e1 = m.query(leaf: 0x8000_0001, subleaf: 0)
+        func has(_ r: UInt32, _ bits: [Int], _ what: String) {
+            for b in bits { XCTAssertNotEqual(r & (1 << UInt32(b)), 0, "\(what) bit \(b)") }
+        }
+        // v2: CMPXCHG16B, POPCNT, SSE3, SSSE3, SSE4.1, SSE4.2, LAHF/SAHF.
+        has(l1.ecx, [0, 9, 13, 19, 20, 23], "CPUID.1:ECX"); has(e1.ecx, [0], "CPUID.80000001:ECX")
+        // v3: AVX, AVX2, BMI1, BMI2, F16C, FMA, LZCNT, MOVBE, XSAVE/OSXSAVE.
+        has(l1.ecx, [12, 22, 26, 27, 28, 29], "CPUID.1:ECX"); has(l7.ebx, [3, 5, 8], "CPUID.7:EBX")
+        has(e1.ecx, [5], "CPUID.80000001:ECX (LZCNT)")
+        // v4 (AVX-512) is not advertised.
+        XCTAssertEqual(l7.ebx & (1 << 16), 0)
+        // Family 6 model 0x97 stepping 5; caches from leaf 4 agree with leaf 0x80000006.
+        XCTAssertEqual(l1.eax, 0x90675)
+        let l2 = m.query(leaf: 4, subleaf: 2)
+        let ways = (l2.ebx >> 22) + 1, line = (l2.ebx & 0xFFF) + 1, sets = l2.ecx + 1
+        XCTAssertEqual(ways * line * sets, 1280 * 1024)
+        XCTAssertEqual(m.query(leaf: 0x8000_0006, subleaf: 0).ecx >> 16, 1280)
+        XCTAssertEqual(m.query(leaf: 4, subleaf: 4).eax & 0x1F, 0, "no fifth cache")
     }
 
     func testCPUIDBeyondMaximumReturnsHighestBasicLeaf() {
@@ -609,6 +632,15 @@ final class SystemTests: XCTestCase {
         XCTAssertEqual(x.load(fromByteOffset: 32 * 7, as: UInt64.self), 6)
         XCTAssertNil(run([0xC5, 0xFC, 0x77]))                        // vzeroall
         XCTAssertEqual(x.load(fromByteOffset: 32 * 7, as: UInt64.self), 0)
+        // A CPU model with AVX but not AVX2: VEX.256 integer forms and register broadcasts #UD.
+        cpu.cpuid.set(.avx2, false)
+        assertFault(run([0xC5, 0xF5, 0xFE, 0xC2]), Fault.UD)          // vpaddd ymm0, ymm1, ymm2
+        XCTAssertNil(run([0xC5, 0xF1, 0xFE, 0xC2]))                  // vpaddd xmm0, xmm1, xmm2
+        XCTAssertNil(run([0xC5, 0xF4, 0x58, 0xC2]))                  // vaddps ymm0, ymm1, ymm2
+        assertFault(run([0xC4, 0xE2, 0x79, 0x18, 0xC1]), Fault.UD)    // vbroadcastss xmm0, xmm1
+        assertFault(run([0xC4, 0xE2, 0x7D, 0x58, 0xC1]), Fault.UD)    // vpbroadcastd (AVX2 only)
+        cpu.cpuid.set(.avx2, true)
+        XCTAssertNil(run([0xC5, 0xF5, 0xFE, 0xC2]))
     }
 
     func testCLACSTAC() {
