@@ -654,8 +654,8 @@ extension CPU {
                     if x87Commit(flags) { setST(1, r); x87Pop() }
                     return
                 }
-                if p1 && x.neg && !x.isInf && x.e >= 0x3FFF && !(x.e == 0x3FFF && x.m == 1 << 63) {
-                    // x < -1 is outside FYL2XP1's domain; the processor returns x (a signed
+                if p1 && x.neg && !x.isInf && x.e >= 0x3FFF {
+                    // x <= -1 is outside FYL2XP1's domain; the processor returns x (a signed
                     // infinity when y is infinite).
                     r = y.isInf ? F80.posInf.withSign(x.neg != y.neg) : x
                     if !y.isInf { flags |= swPE }

@@ -158,4 +158,17 @@ final class DiffRegressionX87Tests: XCTestCase {
         r = UserMode.run([0x0F, 0xAE, 0x00]) { $0.gpr[0] = g - 16 }         // fxsave: 512 bytes
         XCTAssertEqual(r.fault?.addr, g - 16 + 511)
     }
+
+    func testFYL2XP1OfMinusOneReturnsX() {
+        // ST0 = -1 (outside the defined range, log2(0)): the host returns x with PE, as for x < -1
+        // (difftest seed 203 case 17961; emu gave +infinity).
+        let r = UserMode.run([0xD9, 0xF9]) { st in
+            st.setX87(fsw: 0, tags: 0xFF)
+            st.setST(0, 1 << 63, 0xBFFF)
+            st.setST(1, 0x9079_198D_759E_D638, 0xC00E)
+        }
+        XCTAssertEqual(r.state.st(0).0, 1 << 63)
+        XCTAssertEqual(r.state.st(0).1, 0xBFFF)
+        XCTAssertEqual(r.state.fsw & 0x20, 0x20)
+    }
 }
