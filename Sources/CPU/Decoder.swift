@@ -236,8 +236,11 @@ extension OpcodeTable {
             }
         }
         let info = infoPtr[Int(node.index)]
-        if strayPrefix && info.attrs.contains(.noPrefix) { throw ud }
-        if strayRep && info.attrs.contains(.noRepPrefix) { throw ud }
+        // #UD found from here on waits until the whole instruction is decoded: its length is
+        // still determined, and beyond 15 bytes the processor raises #GP(0) instead (host).
+        var deferredUD = false
+        if strayPrefix && info.attrs.contains(.noPrefix) { deferredUD = true }
+        if strayRep && info.attrs.contains(.noRepPrefix) { deferredUD = true }
         d.mn = info.mn
         d.op0 = info.op0
         d.op1 = info.op1
@@ -247,11 +250,11 @@ extension OpcodeTable {
         d.infoIndex = node.index
         d.feature = info.feature
         if mode.code64 {
-            if info.attrs.contains(.invalid64) { throw ud }
+            if info.attrs.contains(.invalid64) { deferredUD = true }
             if info.attrs.contains(.force64) { d.opSize = 8 }
             else if info.attrs.contains(.default64) && !(opsizePrefix && d.rex & 8 == 0) { d.opSize = 8 }
             else if info.attrs.contains(.default64) { d.opSize = 2 }
-        } else if info.attrs.contains(.only64) { throw ud }
+        } else if info.attrs.contains(.only64) { deferredUD = true }
         if selected66 {
             // 66 consumed as a mandatory prefix: it does not change the operand size.
             if mode.code64 { d.opSize = d.rex & 8 != 0 ? 8 : 4 } else { d.opSize = mode.default32 ? 4 : 2 }
@@ -327,25 +330,25 @@ extension OpcodeTable {
             d.seg = d.segOverride != 0xFF ? d.segOverride : 3
         }
         // Operand-form checks.
-        if (d.op0.kind == .M || d.op1.kind == .M || d.op2.kind == .M) && !d.isMem { throw ud }
+        if (d.op0.kind == .M || d.op1.kind == .M || d.op2.kind == .M) && !d.isMem { deferredUD = true }
         if (d.op0.kind == .R || d.op1.kind == .R || d.op0.kind == .U || d.op1.kind == .U ||
-            d.op0.kind == .N || d.op1.kind == .N) && d.isMem { throw ud }
+            d.op0.kind == .N || d.op1.kind == .N) && d.isMem { deferredUD = true }
         if d.lock && (!info.attrs.contains(.lock) || !d.isMem) {
             // LOCK MOV CR0 is AMD's alternative CR8 encoding; everything else is #UD.
-            throw ud
+            deferredUD = true
         }
         if d.opcode == 0x90 && d.rex & 1 == 0 && !d.vex { d.mn = .NOP }
         if vexUnlisted {
             d.mn = .UNIMPL
         } else if d.vex {
             // VEX.L must be 0 for L0 forms; VEX.vvvv must be 1111 when no operand uses it.
-            if info.attrs.contains(.vexL0) && d.vexL != 0 { throw ud }
-            if info.attrs.contains(.vexL1) && d.vexL == 0 { throw ud }
-            if info.attrs.contains(.vexW0) && d.vexW { throw ud }
-            if info.attrs.contains(.vexW1) && !d.vexW { throw ud }
+            if info.attrs.contains(.vexL0) && d.vexL != 0 { deferredUD = true }
+            if info.attrs.contains(.vexL1) && d.vexL == 0 { deferredUD = true }
+            if info.attrs.contains(.vexW0) && d.vexW { deferredUD = true }
+            if info.attrs.contains(.vexW1) && !d.vexW { deferredUD = true }
             let usesV = d.op0.kind == .H || d.op1.kind == .H || d.op2.kind == .H || d.op3.kind == .H ||
                         d.op0.kind == .B || d.op1.kind == .B || d.op2.kind == .B || d.op3.kind == .B
-            if !usesV && d.vexV != 0 { throw ud }
+            if !usesV && d.vexV != 0 { deferredUD = true }
         }
 
         // Immediates, in operand order.
@@ -385,6 +388,7 @@ extension OpcodeTable {
             default: break
             }
         }
+        if deferredUD { throw ud }
         d.len = UInt8(pos)
     }
 

@@ -508,6 +508,17 @@ public final class DTGenerator {
         }
         if stringOp && legacy.contains(where: { $0 == 0xF3 || $0 == 0xF2 }) { out.flagsWritten = 0 }
 
+        // Now and then redundant segment prefixes (ignored in 64-bit mode) bring the instruction
+        // to 14-17 bytes: beyond 15 the host raises #GP(0), and so must we.
+        var overlong = false
+        if rng.below(1000) < 5 {
+            let target = 14 + rng.below(4)
+            var k = 0
+            while bytes.count < target { bytes.insert(rng.pick([0x26, 0x2E, 0x36, 0x3E]), at: 0); k += 1 }
+            if out.ripFix >= 0 { out.ripFix += k }
+            overlong = bytes.count > 15
+        }
+
         // Our decoder must see the entry we encoded, with the length we encoded.
         do {
             let d = try table.decode(bytes: bytes, mode: .long64)
@@ -517,8 +528,9 @@ public final class DTGenerator {
                 return nil
             }
         } catch {
-            // An encoding our decoder rejects (#UD/#GP): worth checking against the host sometimes.
-            if !rng.chance(20) { return nil }
+            // An encoding our decoder rejects (#UD/#GP): worth checking against the host sometimes
+            // (always when it is too long).
+            if !overlong && !rng.chance(20) { return nil }
         }
         out.bytes = bytes
         for (r, v) in setups { out.setup += DTGenerator.movImm(r, v) }

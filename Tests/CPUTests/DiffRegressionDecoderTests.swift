@@ -67,3 +67,17 @@ final class DiffRegressionDecoderTests: XCTestCase {
         XCTAssertEqual(r.fault?.vector, 12)
     }
 }
+
+/// Too-long invalid instructions: the length limit wins over #UD (difftest with the generator's
+/// 14-17-byte prefix padding, seed 21: F2 0F 50 and, in 64-bit mode, D4 ib behind 12-14
+/// redundant segment prefixes gave #GP(0) on the host and #UD in emu).
+final class OverlongInstructionTests: XCTestCase {
+    func testOverlongInvalidEncodingsRaiseGP() {
+        let pad12 = [UInt8](repeating: 0x2E, count: 12), pad14 = [UInt8](repeating: 0x3E, count: 14)
+        XCTAssertEqual(UserMode.run(pad12 + [0xF2, 0x0F, 0x50, 0xFD]).fault?.vector, 13)   // 16 bytes
+        XCTAssertEqual(UserMode.run(pad14 + [0xD4, 0x00]).fault?.vector, 13)               // 16 bytes
+        // At 15 bytes the same encodings are #UD.
+        XCTAssertEqual(UserMode.run(Array(pad12.dropFirst()) + [0xF2, 0x0F, 0x50, 0xFD]).fault?.vector, 6)
+        XCTAssertEqual(UserMode.run(Array(pad14.dropFirst()) + [0xD4, 0x00]).fault?.vector, 6)
+    }
+}
