@@ -380,7 +380,11 @@ extension Translator {
         if raw >= Mn.SETO.rawValue && raw <= Mn.SETNLE.rawValue { return emitSetcc(d, UInt8(raw - Mn.SETO.rawValue)) }
         if raw >= Mn.CMOVO.rawValue && raw <= Mn.CMOVNLE.rawValue { return emitCmov(d, UInt8(raw - Mn.CMOVO.rawValue)) }
         switch d.mn {
-        case .NOP: return true
+        case .NOP, .PREFETCH, .PREFETCHW: return true      // no access, no fault (the interpreter's NOP)
+        case .XADD: return emitXadd(d)
+        case .CMPXCHG: return emitCmpxchg(d)
+        case .BT, .BTS, .BTR, .BTC: return emitBitTest(d)
+        case .BSWAP: return emitBswap(d)
         case .ADD, .OR, .ADC, .SBB, .AND, .SUB, .XOR, .CMP, .TEST: return emitALU(d)
         case .INC, .DEC: return emitIncDec(d)
         case .NOT, .NEG: return emitNotNeg(d)
@@ -513,6 +517,7 @@ extension Translator {
     }
 
     func emitShift(_ d: Instr) -> Bool {
+        if d.op0.kind == .E && d.op1.kind == .fixedReg && d.op1.reg == 1 { return emitShiftCL(d) }
         guard d.op0.kind == .E, d.op1.kind == .I || d.op1.kind == .one else { return false }
         let size = opBytes(d.op0.size, d)
         let bits = UInt64(size) * 8
@@ -543,6 +548,153 @@ extension Translator {
             asm.or(.dword, .rax, .rdx)
         }
         storeEagerStatus()
+        return true
+    }
+
+    /// SHL/SHR/SAR by CL: the interpreter's `execShift` (count 0: nothing written, flags kept;
+    /// byte/word counts >= the width go to the interpreter). Leaves the flag state unknown
+    /// (eager after a shift, the previous state after a zero count).
+    func emitShiftCL(_ d: Instr) -> Bool {
+        let size = opBytes(d.op0.size, d)
+        let bits = UInt8(size) * 8
+        if d.isMem && !memOK(d, write: true) { return false }
+        if d.isMem { emitMem(d, size: size, write: true) }
+        let skip = asm.newLabel()
+        asm.movzx(.dword, .rcx, .byte, Mem(.rbp, 8))
+        asm.and(.dword, .rcx, size == 8 ? 0x3F : 0x1F)
+        asm.jcc(.e, skip)
+        if size < 4 {
+            asm.cmp(.dword, .rcx, Int32(bits))
+            asm.jcc(.ae, slowLabel())
+        }
+        readOp(d.op0, d, size, .r8)
+        let op: ShiftOp = d.mn == .SHL ? .shl : (d.mn == .SHR ? .shr : .sar)
+        asm.shift(op, osz(size), .r8, CountRegister.cl)
+        asm.lahf()
+        asm.setcc(.o, .rdx)
+        writeOp(d.op0, d, size, .r8)
+        asm.shr(.dword, .rax, 8)
+        asm.and(.dword, .rax, 0xC5)
+        switch op {
+        case .shl:
+            // OF = MSB(result) ^ CF
+            asm.mov(.qword, .rdx, .r8)
+            asm.shr(.qword, .rdx, bits - 1)
+            asm.alu(.xor, .dword, .rdx, .rax)
+            asm.and(.dword, .rdx, 1)
+            asm.shl(.dword, .rdx, 11)
+            asm.or(.dword, .rax, .rdx)
+        case .shr:
+            // OF = the original sign for a count of 1 (the host's OF then), else 0
+            asm.movzx(.dword, .rdx, .byte, .rdx)
+            asm.alu(.xor, .dword, .rdi, .rdi)
+            asm.cmp(.dword, .rcx, 1)
+            asm.cmov(.ne, .dword, .rdx, .rdi)
+            asm.shl(.dword, .rdx, 11)
+            asm.or(.dword, .rax, .rdx)
+        default:
+            break
+        }
+        storeEagerStatus()
+        asm.bind(skip)
+        flagState = .unknown
+        return true
+    }
+
+    /// XADD: the interpreter's lazy ADD (src2 = destination, src = register).
+    func emitXadd(_ d: Instr) -> Bool {
+        guard d.op0.kind == .E, d.op1.kind == .G else { return false }
+        let size = opBytes(d.op0.size, d)
+        if d.isMem && !memOK(d, write: true) { return false }
+        if d.isMem { emitMem(d, size: size, write: true) }
+        readOp(d.op0, d, size, .rax)
+        loadG(.rcx, d.reg, size, d.rex)
+        asm.mov(.qword, Mem(.rbp, offSrc2), .rax)
+        asm.mov(.qword, Mem(.rbp, offSrc), .rcx)
+        asm.mov(.qword, .r8, .rax)
+        asm.alu(.add, osz(size), .r8, .rcx)
+        writeOp(d.op0, d, size, .r8)
+        storeG(d.reg, size, d.rex, .rax)
+        asm.mov(.qword, Mem(.rbp, offDst), .r8)
+        setLazyOp(.add, size)
+        return true
+    }
+
+    /// CMPXCHG: equal -> destination = register; else destination rewritten with its own value
+    /// and the accumulator loaded; the interpreter's lazy SUB (accumulator - destination).
+    func emitCmpxchg(_ d: Instr) -> Bool {
+        guard d.op0.kind == .E, d.op1.kind == .G else { return false }
+        let size = opBytes(d.op0.size, d)
+        if d.isMem && !memOK(d, write: true) { return false }
+        if d.isMem { emitMem(d, size: size, write: true) }
+        readOp(d.op0, d, size, .rax)
+        loadG(.rcx, 0, size, 0)
+        loadG(.rdx, d.reg, size, d.rex)
+        asm.mov(.qword, Mem(.rbp, offSrc2), .rcx)
+        asm.mov(.qword, Mem(.rbp, offSrc), .rax)
+        asm.mov(.qword, .r8, .rcx)
+        asm.alu(.sub, osz(size), .r8, .rax)
+        asm.mov(.qword, Mem(.rbp, offDst), .r8)
+        // ZF from the sub: equal.
+        asm.mov(.qword, .r8, .rax)
+        asm.cmov(.e, .qword, .r8, .rdx)
+        writeOp(d.op0, d, size, .r8)
+        let done = asm.newLabel()
+        asm.jcc(.e, done)
+        storeG(0, size, 0, .rax)
+        asm.bind(done)
+        setLazyOp(.sub, size)
+        return true
+    }
+
+    /// BT/BTS/BTR/BTC on a register, or on memory with an immediate bit number: CF = the bit,
+    /// the other status flags materialised (the interpreter's `execBitTest`).
+    func emitBitTest(_ d: Instr) -> Bool {
+        guard d.op0.kind == .E else { return false }
+        let regIndex = d.op1.kind == .G
+        guard regIndex || d.op1.kind == .I else { return false }
+        if d.isMem && regIndex { return false }
+        let size = opBytes(d.op0.size, d)
+        guard size >= 2 else { return false }
+        let writes = d.mn != .BT
+        if d.isMem && !memOK(d, write: writes) { return false }
+        if flagState != .eager { emitMaterialize() }
+        if d.isMem { emitMem(d, size: size, write: writes) }
+        readOp(d.op0, d, size, .rax)
+        let op: BitOp = d.mn == .BT ? .bt : (d.mn == .BTS ? .bts : (d.mn == .BTR ? .btr : .btc))
+        let s = osz(size)
+        if regIndex {
+            loadG(.rcx, d.reg, size, d.rex)
+            asm.and(.dword, .rcx, Int32(size) * 8 - 1)
+            asm.bitOp(op, s, .rax, .rcx)
+        } else {
+            asm.bitOp(op, s, .rax, UInt8(d.imm & (UInt64(size) * 8 - 1)))
+        }
+        asm.setcc(.b, .rdx)
+        if writes { writeOp(d.op0, d, size, .rax) }
+        asm.movzx(.dword, .rdx, .byte, .rdx)
+        asm.mov(.qword, .rcx, Mem(.rbp, offRFLAGS))
+        asm.and(.qword, .rcx, -2)
+        asm.or(.qword, .rcx, .rdx)
+        asm.mov(.qword, Mem(.rbp, offRFLAGS), .rcx)
+        flagState = .eager
+        return true
+    }
+
+    func emitBswap(_ d: Instr) -> Bool {
+        let r = zreg(d)
+        switch d.opSize {
+        case 8:
+            asm.mov(.qword, .rax, gslot(r, 8, d.rex))
+            asm.bswap(.qword, .rax)
+            asm.mov(.qword, gslot(r, 8, d.rex), .rax)
+        case 4:
+            asm.mov(.dword, .rax, gslot(r, 4, d.rex))
+            asm.bswap(.dword, .rax)
+            asm.mov(.qword, gslot(r, 4, d.rex), .rax)
+        default:
+            asm.mov(.word, gslot(r, 2, d.rex), 0)
+        }
         return true
     }
 

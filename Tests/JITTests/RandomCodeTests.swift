@@ -90,7 +90,7 @@ final class RandomCodeTests: XCTestCase {
             case 9: return ["\(rng.pick(["inc", "dec", "neg", "not"])) \(rng.chance(70) ? r : mem(w))"]
             case 10, 11:
                 let op = rng.pick(["shl", "shr", "sar", "shl", "shr", "sar", "rol", "ror", "rcl", "rcr"])
-                let count = rng.chance(15) ? "1" : (rng.chance(10) ? "cl" : String(rng.int(70)))
+                let count = rng.chance(15) ? "1" : (rng.chance(30) ? "cl" : String(rng.int(70)))
                 return ["\(op) \(rng.chance(75) ? r : mem(w)), \(count)"]
             case 12, 13: return ["mov \(r), \(r2)"]
             case 14: return w == 64 && rng.chance(50) ? ["mov \(r), 0x\(String(rng.next(), radix: 16))"] : ["mov \(r), \(imm(w))"]
@@ -154,8 +154,16 @@ final class RandomCodeTests: XCTestCase {
                 for _ in 0..<(1 + rng.int(5)) { body += instruction(depth: depth + 1) }
                 return body + ["dec \(ctr)", "jnz \(l)"]
             case 30:
-                guard w >= 16 else { return ["mul \(r)"] }
-                return ["\(rng.pick(["bt", "bts", "btr", "btc"])) \(r), \(rng.int(w))"]
+                let bop = rng.pick(["bt", "bts", "btr", "btc"])
+                switch rng.int(w >= 16 ? 7 : 3) {
+                case 0: return ["mul \(r)"]
+                case 1: return ["xadd \(rng.chance(60) ? r : mem(w)), \(r2)"]
+                case 2: return ["cmpxchg \(rng.chance(60) ? r : mem(w)), \(r2)"]
+                case 3: return ["\(bop) \(r), \(rng.int(w))"]
+                case 4: return ["\(bop) \(r), \(r2)"]
+                case 5: return ["\(bop) \(mem(w, write: bop != "bt")), \(rng.int(w))"]
+                default: return w >= 32 ? ["bswap \(r)"] : ["\(bop) \(r), \(r2)"]
+                }
             case 31:
                 guard depth < 2 else { return ["nop"] }
                 // Indirect jump / call through a register or memory.
