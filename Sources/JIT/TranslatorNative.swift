@@ -374,7 +374,9 @@ extension Translator {
     /// Emits instruction k natively; returns false (having emitted nothing) when it must go
     /// through the interpreter helper.
     func emitNative(_ d: inout Instr) -> Bool {
-        if d.feature != 0 || d.vex || d.mn == .UNIMPL { return false }
+        if d.vex { return false }
+        if d.mn == .UNIMPL { return d.feature != 0 && engine.cpu.acceleratorHasFeature(d.feature) && emitSSE(d) }
+        if d.feature != 0 { return false }
         let raw = d.mn.rawValue
         if raw >= Mn.JO.rawValue && raw <= Mn.JNLE.rawValue { return emitJcc(d) }
         if raw >= Mn.SETO.rawValue && raw <= Mn.SETNLE.rawValue { return emitSetcc(d, UInt8(raw - Mn.SETO.rawValue)) }
@@ -1006,4 +1008,153 @@ extension Translator {
         emitIndirectExit()
         return true
     }
+
+    // MARK: SSE integer subset
+
+    enum SSEKind { case none, binary(UInt32), shiftImm(UInt8, UInt8), pshufd, movdqa, movdqu, movd }
+
+    /// The vector instructions translated natively, by table name (legacy-SSE, XMM forms only).
+    func sseKind(_ d: Instr) -> SSEKind {
+        let ii = Int(d.infoIndex)
+        if let k = sseKinds[ii] { return k }
+        let t = engine.cpu.table
+        guard ii >= 0 && ii < t.infos.count else { return .none }
+        let name = t.names[Int(t.infos[ii].nameIndex)]
+        let k: SSEKind
+        switch name {
+        case "PXOR": k = .binary(0x0FEF)
+        case "POR": k = .binary(0x0FEB)
+        case "PAND": k = .binary(0x0FDB)
+        case "PANDN": k = .binary(0x0FDF)
+        case "PADDD": k = .binary(0x0FFE)
+        case "PADDQ": k = .binary(0x0FD4)
+        case "PSUBD": k = .binary(0x0FFA)
+        case "PUNPCKLDQ": k = .binary(0x0F62)
+        case "PUNPCKHDQ": k = .binary(0x0F6A)
+        case "PUNPCKLQDQ": k = .binary(0x0F6C)
+        case "PUNPCKHQDQ": k = .binary(0x0F6D)
+        case "PSHUFB": k = .binary(0x0F3800)
+        case "PSLLD": k = .shiftImm(0x72, 6)
+        case "PSRLD": k = .shiftImm(0x72, 2)
+        case "PSLLQ": k = .shiftImm(0x73, 6)
+        case "PSRLQ": k = .shiftImm(0x73, 2)
+        case "PSHUFD": k = .pshufd
+        case "MOVDQA": k = .movdqa
+        case "MOVDQU": k = .movdqu
+        case "MOVD": k = .movd
+        default: k = .none
+        }
+        sseKinds[ii] = k
+        return k
+    }
+
+    /// Host address of guest XMM register i in CPUState.
+    func xmmSlot(_ i: UInt8) -> Mem { Mem(.rbp, offYMM + 32 * Int32(i & 15)) }
+
+    /// The interpreter's `sseCheck` (CR0.EM, CR4.OSFXSR, CR0.TS): a fault runs the instruction
+    /// in the interpreter.
+    func emitSSECheck() {
+        asm.test(.dword, Mem(.rbp, offCR0), 0xC)
+        asm.jcc(.ne, slowLabel())
+        asm.test(.dword, Mem(.rbp, offCR4), 0x200)
+        asm.jcc(.e, slowLabel())
+    }
+
+    /// xmm1 = the 16-byte W operand (register, or memory with the legacy alignment check).
+    func emitLoadW(_ d: Instr, aligned: Bool) {
+        if d.isMem {
+            emitMem(d, size: 16, write: false)
+            if aligned {
+                asm.test(.dword, .rsi, 15)
+                asm.jcc(.ne, slowLabel())
+            }
+            asm.movdqu(.xmm1, Mem(.rsi, 0))
+        } else {
+            asm.movdqu(.xmm1, xmmSlot(d.rm))
+        }
+    }
+
+    func emitSSE(_ d: Instr) -> Bool {
+        if d.rep != 0 || d.lock { return false }
+        let kind = sseKind(d)
+        switch kind {
+        case .none:
+            return false
+        case .binary(let opc):
+            guard d.op0.kind == .V, d.op1.kind == .W else { return false }
+            if d.isMem && !memOK(d, write: false) { return false }
+            emitSSECheck()
+            emitLoadW(d, aligned: true)
+            asm.movdqu(.xmm0, xmmSlot(d.reg))
+            asm.enc(w: false, p66: false, mandatory: 0x66, opcode: opc, opLen: opc > 0xFFFF ? 3 : 2,
+                    reg: 0, regByte: false, rm: .r(Reg(rawValue: 1)!), rmByte: false)
+            asm.movdqu(xmmSlot(d.reg), .xmm0)
+            return true
+        case .shiftImm(let opc, let digit):
+            guard d.op0.kind == .U, d.op1.kind == .I, !d.isMem else { return false }
+            emitSSECheck()
+            asm.movdqu(.xmm0, xmmSlot(d.rm))
+            asm.enc(w: false, p66: false, mandatory: 0x66, opcode: 0x0F00 | UInt32(opc), opLen: 2,
+                    reg: digit, regByte: false, rm: .r(Reg(rawValue: 0)!), rmByte: false)
+            asm.emit8(UInt8(truncatingIfNeeded: d.imm))
+            asm.movdqu(xmmSlot(d.rm), .xmm0)
+            return true
+        case .pshufd:
+            guard d.op0.kind == .V, d.op1.kind == .W else { return false }
+            if d.isMem && !memOK(d, write: false) { return false }
+            emitSSECheck()
+            emitLoadW(d, aligned: true)
+            asm.enc(w: false, p66: false, mandatory: 0x66, opcode: 0x0F70, opLen: 2,
+                    reg: 0, regByte: false, rm: .r(Reg(rawValue: 1)!), rmByte: false)
+            asm.emit8(UInt8(truncatingIfNeeded: d.imm))
+            asm.movdqu(xmmSlot(d.reg), .xmm0)
+            return true
+        case .movdqa, .movdqu:
+            let aligned: Bool
+            if case .movdqa = kind { aligned = true } else { aligned = false }
+            if d.op0.kind == .V && d.op1.kind == .W {
+                if d.isMem && !memOK(d, write: false) { return false }
+                emitSSECheck()
+                emitLoadW(d, aligned: aligned)
+                asm.movdqu(xmmSlot(d.reg), .xmm1)
+                return true
+            }
+            guard d.op0.kind == .W, d.op1.kind == .V else { return false }
+            if d.isMem && !memOK(d, write: true) { return false }
+            emitSSECheck()
+            if d.isMem {
+                emitMem(d, size: 16, write: true)
+                if aligned {
+                    asm.test(.dword, .rsi, 15)
+                    asm.jcc(.ne, slowLabel())
+                }
+                asm.movdqu(.xmm1, xmmSlot(d.reg))
+                asm.movdqu(Mem(.rsi, 0), .xmm1)
+            } else {
+                asm.movdqu(.xmm1, xmmSlot(d.reg))
+                asm.movdqu(xmmSlot(d.rm), .xmm1)
+            }
+            return true
+        case .movd:
+            let sz: UInt8 = d.rexW ? 8 : 4
+            if d.op0.kind == .V && d.op1.kind == .E {
+                if d.isMem && !memOK(d, write: false) { return false }
+                emitSSECheck()
+                if d.isMem { emitMem(d, size: sz, write: false) }
+                readOp(d.op1, d, sz, .rax)
+                // XMM = value zero-extended to 128 bits (bytes 16..31 kept).
+                asm.mov(.qword, xmmSlot(d.reg), .rax)
+                asm.mov(.qword, Mem(.rbp, offYMM + 32 * Int32(d.reg & 15) + 8), 0)
+                return true
+            }
+            guard d.op0.kind == .E, d.op1.kind == .V else { return false }
+            if d.isMem && !memOK(d, write: true) { return false }
+            emitSSECheck()
+            if d.isMem { emitMem(d, size: sz, write: true) }
+            if sz == 8 { asm.mov(.qword, .rax, xmmSlot(d.reg)) } else { asm.mov(.dword, .rax, xmmSlot(d.reg)) }
+            writeOp(d.op0, d, sz, .rax)
+            return true
+        }
+    }
 }
+
