@@ -195,7 +195,7 @@ public final class JITEngine {
 
     /// - Parameters:
     ///   - cacheSize: bytes of executable memory; when it fills, every block is discarded.
-    public init(cpu: CPU, cacheSize: Int = 32 << 20) throws {
+    public init(cpu: CPU, cacheSize: Int = 64 << 20) throws {
         self.cpu = cpu
         s = cpu.s
         mem = cpu.mem

@@ -107,8 +107,12 @@ extension Translator {
         }
     }
 
-    func isDest(_ o: Operand) -> Bool { [.E, .G, .Z, .fixedReg].contains(o.kind) }
-    func isSource(_ o: Operand) -> Bool { [.E, .G, .Z, .fixedReg, .I, .Is, .one].contains(o.kind) }
+    func isDest(_ o: Operand) -> Bool {
+        switch o.kind { case .E, .G, .Z, .fixedReg: return true; default: return false }
+    }
+    func isSource(_ o: Operand) -> Bool {
+        switch o.kind { case .E, .G, .Z, .fixedReg, .I, .Is, .one: return true; default: return false }
+    }
 
     // MARK: memory
 
@@ -387,6 +391,7 @@ extension Translator {
         case .CMPXCHG: return emitCmpxchg(d)
         case .BT, .BTS, .BTR, .BTC: return emitBitTest(d)
         case .BSWAP: return emitBswap(d)
+        case .DIV: return emitDiv(d)
         case .ADD, .OR, .ADC, .SBB, .AND, .SUB, .XOR, .CMP, .TEST: return emitALU(d)
         case .INC, .DEC: return emitIncDec(d)
         case .NOT, .NEG: return emitNotNeg(d)
@@ -683,6 +688,27 @@ extension Translator {
         return true
     }
 
+    /// Unsigned DIV (16/32/64-bit): a zero divisor or a quotient overflow (#DE) runs in the
+    /// interpreter; flags are left as they are (the interpreter does not touch them).
+    func emitDiv(_ d: Instr) -> Bool {
+        guard d.op0.kind == .E else { return false }
+        let size = opBytes(d.op0.size, d)
+        guard size >= 2 else { return false }
+        if d.isMem && !memOK(d, write: false) { return false }
+        if d.isMem { emitMem(d, size: size, write: false) }
+        readOp(d.op0, d, size, .rcx)
+        asm.test(.qword, .rcx, .rcx)
+        asm.jcc(.e, slowLabel())
+        loadG(.rdx, 2, size, 0)
+        loadG(.rax, 0, size, 0)
+        asm.cmp(.qword, .rdx, .rcx)
+        asm.jcc(.ae, slowLabel())
+        asm.div(osz(size), .rcx)
+        storeG(0, size, 0, .rax)
+        storeG(2, size, 0, .rdx)
+        return true
+    }
+
     func emitBswap(_ d: Instr) -> Bool {
         let r = zreg(d)
         switch d.opSize {
@@ -778,8 +804,10 @@ extension Translator {
     // MARK: data movement
 
     func emitMov(_ d: Instr) -> Bool {
-        let ok: Set<OperandKind> = [.E, .G, .Z, .fixedReg, .O, .I]
-        guard ok.contains(d.op0.kind), ok.contains(d.op1.kind), d.op0.kind != .I else { return false }
+        func ok(_ k: OperandKind) -> Bool {
+            switch k { case .E, .G, .Z, .fixedReg, .O, .I: return true; default: return false }
+        }
+        guard ok(d.op0.kind), ok(d.op1.kind), d.op0.kind != .I else { return false }
         let size = opBytes(d.op0.size, d)
         let mem = memOperand(d)
         let writes = (d.op0.kind == .E && d.isMem) || d.op0.kind == .O

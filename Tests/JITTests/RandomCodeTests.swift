@@ -157,7 +157,17 @@ final class RandomCodeTests: XCTestCase {
                 if rng.chance(40) { return sse(r) }
                 let bop = rng.pick(["bt", "bts", "btr", "btc"])
                 switch rng.int(w >= 16 ? 7 : 3) {
-                case 0: return ["mul \(r)"]
+                case 0:
+                    guard w >= 16, rng.chance(60) else { return ["mul \(r)"] }
+                    // DIV with a nonzero divisor and rDX = 0 (no #DE).
+                    let dv = rng.pick(regs(w).filter { !["ax", "eax", "rax", "dx", "edx", "rdx"].contains($0) })
+                    let dxr = w == 16 ? "dx" : (w == 32 ? "edx" : "rdx")
+                    let base = mode == .real16 ? "ds:bp + 0x940" : (mode == .pm32 ? "ebp + 0x940" : "rbp + 0x940")
+                    let sz = w == 16 ? "word" : (w == 32 ? "dword" : "qword")
+                    if rng.chance(40) {
+                        return ["mov \(sz) [\(base)], \(1 + rng.int(30000))", "xor \(dxr), \(dxr)", "div \(sz) [\(base)]"]
+                    }
+                    return ["xor \(dxr), \(dxr)", "or \(dv), 1", "div \(dv)"]
                 case 1: return ["xadd \(rng.chance(60) ? r : mem(w)), \(r2)"]
                 case 2: return ["cmpxchg \(rng.chance(60) ? r : mem(w)), \(r2)"]
                 case 3: return ["\(bop) \(r), \(rng.int(w))"]
