@@ -43,6 +43,12 @@ extension CPU {
         }
     }
 
+    /// True when the CPUID model advertises the opcode table's `feat:` index `f` (what `execute`
+    /// checks before running an instruction of an extension).
+    public func acceleratorHasFeature(_ f: UInt8) -> Bool {
+        f == 0 || featureMask & (1 << UInt64(f)) != 0
+    }
+
     /// Decode mode for the current code segment (what `step` passes to the decoder).
     public var acceleratorDecodeMode: DecodeMode { decodeMode }
 

@@ -195,7 +195,7 @@ public final class JITEngine {
 
     /// - Parameters:
     ///   - cacheSize: bytes of executable memory; when it fills, every block is discarded.
-    public init(cpu: CPU, cacheSize: Int = 32 << 20) throws {
+    public init(cpu: CPU, cacheSize: Int = 64 << 20) throws {
         self.cpu = cpu
         s = cpu.s
         mem = cpu.mem
@@ -614,7 +614,13 @@ public final class JITEngine {
         cpu.step(&scratch)
         interpretedSteps &+= 1
         if slow { slowPathSteps &+= 1; if profileHelpers { slowRIPs[startRIP, default: 0] += 1 } }
-        if profileHelpers { helperCounts["\(slow ? "[slow] " : "")\(scratch.mn)\(scratch.rep != 0 ? " rep" : "")\(scratch.isMem ? " m" : "")", default: 0] += 1 }
+        if profileHelpers {
+            var name = "\(scratch.mn)"
+            if scratch.mn == .UNIMPL, scratch.infoIndex >= 0, Int(scratch.infoIndex) < cpu.table.infos.count {
+                name = "UNIMPL " + cpu.table.names[Int(cpu.table.infos[Int(scratch.infoIndex)].nameIndex)]
+            }
+            helperCounts["\(slow ? "[slow] " : "")\(name)\(scratch.rep != 0 ? " rep" : "")\(scratch.isMem ? " m" : "")", default: 0] += 1
+        }
         if scratch.mn == .INVLPG { tlbFlushed = true; event = true }
         return boundaryStatus(next)
     }

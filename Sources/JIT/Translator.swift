@@ -62,6 +62,11 @@ final class Translator {
     let offOp = Int32(CPU_OFF_CC_OP)
     let offSeg = Int32(CPU_OFF_SEG)
     let offICount = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.icount)!)
+    let offYMM = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.ymm)!)
+    let offCR0 = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.cr0)!)
+    let offCR4 = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.cr4)!)
+    /// `sseKind` by opcode-table entry.
+    var sseKinds: [Int: SSEKind] = [:]
 
     // Per-block state.
     var key = BlockKey(host: 0, rip: 0, csBase: 0, csLimit: 0, flags: 0)

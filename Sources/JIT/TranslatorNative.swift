@@ -107,8 +107,12 @@ extension Translator {
         }
     }
 
-    func isDest(_ o: Operand) -> Bool { [.E, .G, .Z, .fixedReg].contains(o.kind) }
-    func isSource(_ o: Operand) -> Bool { [.E, .G, .Z, .fixedReg, .I, .Is, .one].contains(o.kind) }
+    func isDest(_ o: Operand) -> Bool {
+        switch o.kind { case .E, .G, .Z, .fixedReg: return true; default: return false }
+    }
+    func isSource(_ o: Operand) -> Bool {
+        switch o.kind { case .E, .G, .Z, .fixedReg, .I, .Is, .one: return true; default: return false }
+    }
 
     // MARK: memory
 
@@ -374,13 +378,20 @@ extension Translator {
     /// Emits instruction k natively; returns false (having emitted nothing) when it must go
     /// through the interpreter helper.
     func emitNative(_ d: inout Instr) -> Bool {
-        if d.feature != 0 || d.vex || d.mn == .UNIMPL { return false }
+        if d.vex { return false }
+        if d.mn == .UNIMPL { return d.feature != 0 && engine.cpu.acceleratorHasFeature(d.feature) && emitSSE(d) }
+        if d.feature != 0 { return false }
         let raw = d.mn.rawValue
         if raw >= Mn.JO.rawValue && raw <= Mn.JNLE.rawValue { return emitJcc(d) }
         if raw >= Mn.SETO.rawValue && raw <= Mn.SETNLE.rawValue { return emitSetcc(d, UInt8(raw - Mn.SETO.rawValue)) }
         if raw >= Mn.CMOVO.rawValue && raw <= Mn.CMOVNLE.rawValue { return emitCmov(d, UInt8(raw - Mn.CMOVO.rawValue)) }
         switch d.mn {
-        case .NOP: return true
+        case .NOP, .PREFETCH, .PREFETCHW: return true      // no access, no fault (the interpreter's NOP)
+        case .XADD: return emitXadd(d)
+        case .CMPXCHG: return emitCmpxchg(d)
+        case .BT, .BTS, .BTR, .BTC: return emitBitTest(d)
+        case .BSWAP: return emitBswap(d)
+        case .DIV: return emitDiv(d)
         case .ADD, .OR, .ADC, .SBB, .AND, .SUB, .XOR, .CMP, .TEST: return emitALU(d)
         case .INC, .DEC: return emitIncDec(d)
         case .NOT, .NEG: return emitNotNeg(d)
@@ -513,6 +524,7 @@ extension Translator {
     }
 
     func emitShift(_ d: Instr) -> Bool {
+        if d.op0.kind == .E && d.op1.kind == .fixedReg && d.op1.reg == 1 { return emitShiftCL(d) }
         guard d.op0.kind == .E, d.op1.kind == .I || d.op1.kind == .one else { return false }
         let size = opBytes(d.op0.size, d)
         let bits = UInt64(size) * 8
@@ -543,6 +555,191 @@ extension Translator {
             asm.or(.dword, .rax, .rdx)
         }
         storeEagerStatus()
+        return true
+    }
+
+    /// SHL/SHR/SAR by CL: the interpreter's `execShift` (count 0: flags kept, only a 32-bit register rewritten;
+    /// byte/word counts >= the width go to the interpreter). Leaves the flag state unknown
+    /// (eager after a shift, the previous state after a zero count).
+    func emitShiftCL(_ d: Instr) -> Bool {
+        let size = opBytes(d.op0.size, d)
+        let bits = UInt8(size) * 8
+        if d.isMem && !memOK(d, write: true) { return false }
+        if d.isMem { emitMem(d, size: size, write: true) }
+        let skip = asm.newLabel()
+        asm.movzx(.dword, .rcx, .byte, Mem(.rbp, 8))
+        asm.and(.dword, .rcx, size == 8 ? 0x3F : 0x1F)
+        if size == 4 && !d.isMem {
+            // Count 0: flags and value kept, but a 32-bit register is still written (bits 63:32
+            // cleared), as the interpreter and the host do.
+            let shift = asm.newLabel()
+            asm.jcc(.ne, shift)
+            readOp(d.op0, d, size, .r8)
+            writeOp(d.op0, d, size, .r8)
+            asm.jmp(skip)
+            asm.bind(shift)
+        } else {
+            asm.jcc(.e, skip)
+        }
+        if size < 4 {
+            asm.cmp(.dword, .rcx, Int32(bits))
+            asm.jcc(.ae, slowLabel())
+        }
+        readOp(d.op0, d, size, .r8)
+        let op: ShiftOp = d.mn == .SHL ? .shl : (d.mn == .SHR ? .shr : .sar)
+        asm.shift(op, osz(size), .r8, CountRegister.cl)
+        asm.lahf()
+        asm.setcc(.o, .rdx)
+        writeOp(d.op0, d, size, .r8)
+        asm.shr(.dword, .rax, 8)
+        asm.and(.dword, .rax, 0xC5)
+        switch op {
+        case .shl:
+            // OF = MSB(result) ^ CF
+            asm.mov(.qword, .rdx, .r8)
+            asm.shr(.qword, .rdx, bits - 1)
+            asm.alu(.xor, .dword, .rdx, .rax)
+            asm.and(.dword, .rdx, 1)
+            asm.shl(.dword, .rdx, 11)
+            asm.or(.dword, .rax, .rdx)
+        case .shr:
+            // OF = the original sign for a count of 1 (the host's OF then), else 0
+            asm.movzx(.dword, .rdx, .byte, .rdx)
+            asm.alu(.xor, .dword, .rdi, .rdi)
+            asm.cmp(.dword, .rcx, 1)
+            asm.cmov(.ne, .dword, .rdx, .rdi)
+            asm.shl(.dword, .rdx, 11)
+            asm.or(.dword, .rax, .rdx)
+        default:
+            break
+        }
+        storeEagerStatus()
+        asm.bind(skip)
+        flagState = .unknown
+        return true
+    }
+
+    /// XADD: the interpreter's lazy ADD (src2 = destination, src = register).
+    func emitXadd(_ d: Instr) -> Bool {
+        guard d.op0.kind == .E, d.op1.kind == .G else { return false }
+        let size = opBytes(d.op0.size, d)
+        if d.isMem && !memOK(d, write: true) { return false }
+        if d.isMem { emitMem(d, size: size, write: true) }
+        readOp(d.op0, d, size, .rax)
+        loadG(.rcx, d.reg, size, d.rex)
+        asm.mov(.qword, Mem(.rbp, offSrc2), .rax)
+        asm.mov(.qword, Mem(.rbp, offSrc), .rcx)
+        asm.mov(.qword, .r8, .rax)
+        asm.alu(.add, osz(size), .r8, .rcx)
+        if d.isMem {
+            writeOp(d.op0, d, size, .r8)
+            storeG(d.reg, size, d.rex, .rax)
+        } else {
+            // The destination is written last: XADD r, r (same register) leaves the sum.
+            storeG(d.reg, size, d.rex, .rax)
+            writeOp(d.op0, d, size, .r8)
+        }
+        asm.mov(.qword, Mem(.rbp, offDst), .r8)
+        setLazyOp(.add, size)
+        return true
+    }
+
+    /// CMPXCHG: equal -> destination = register; else destination rewritten with its own value
+    /// and the accumulator loaded; the interpreter's lazy SUB (accumulator - destination).
+    func emitCmpxchg(_ d: Instr) -> Bool {
+        guard d.op0.kind == .E, d.op1.kind == .G else { return false }
+        let size = opBytes(d.op0.size, d)
+        if d.isMem && !memOK(d, write: true) { return false }
+        if d.isMem { emitMem(d, size: size, write: true) }
+        readOp(d.op0, d, size, .rax)
+        loadG(.rcx, 0, size, 0)
+        loadG(.rdx, d.reg, size, d.rex)
+        asm.mov(.qword, Mem(.rbp, offSrc2), .rcx)
+        asm.mov(.qword, Mem(.rbp, offSrc), .rax)
+        asm.mov(.qword, .r8, .rcx)
+        asm.alu(.sub, osz(size), .r8, .rax)
+        asm.mov(.qword, Mem(.rbp, offDst), .r8)
+        // ZF from the sub: equal.
+        asm.mov(.qword, .r8, .rax)
+        asm.cmov(.e, .qword, .r8, .rdx)
+        writeOp(d.op0, d, size, .r8)
+        let done = asm.newLabel()
+        asm.jcc(.e, done)
+        storeG(0, size, 0, .rax)
+        asm.bind(done)
+        setLazyOp(.sub, size)
+        return true
+    }
+
+    /// BT/BTS/BTR/BTC on a register, or on memory with an immediate bit number: CF = the bit,
+    /// the other status flags materialised (the interpreter's `execBitTest`).
+    func emitBitTest(_ d: Instr) -> Bool {
+        guard d.op0.kind == .E else { return false }
+        let regIndex = d.op1.kind == .G
+        guard regIndex || d.op1.kind == .I else { return false }
+        if d.isMem && regIndex { return false }
+        let size = opBytes(d.op0.size, d)
+        guard size >= 2 else { return false }
+        let writes = d.mn != .BT
+        if d.isMem && !memOK(d, write: writes) { return false }
+        if flagState != .eager { emitMaterialize() }
+        if d.isMem { emitMem(d, size: size, write: writes) }
+        readOp(d.op0, d, size, .rax)
+        let op: BitOp = d.mn == .BT ? .bt : (d.mn == .BTS ? .bts : (d.mn == .BTR ? .btr : .btc))
+        let s = osz(size)
+        if regIndex {
+            loadG(.rcx, d.reg, size, d.rex)
+            asm.and(.dword, .rcx, Int32(size) * 8 - 1)
+            asm.bitOp(op, s, .rax, .rcx)
+        } else {
+            asm.bitOp(op, s, .rax, UInt8(d.imm & (UInt64(size) * 8 - 1)))
+        }
+        asm.setcc(.b, .rdx)
+        if writes { writeOp(d.op0, d, size, .rax) }
+        asm.movzx(.dword, .rdx, .byte, .rdx)
+        asm.mov(.qword, .rcx, Mem(.rbp, offRFLAGS))
+        asm.and(.qword, .rcx, -2)
+        asm.or(.qword, .rcx, .rdx)
+        asm.mov(.qword, Mem(.rbp, offRFLAGS), .rcx)
+        flagState = .eager
+        return true
+    }
+
+    /// Unsigned DIV (16/32/64-bit): a zero divisor or a quotient overflow (#DE) runs in the
+    /// interpreter; flags are left as they are (the interpreter does not touch them).
+    func emitDiv(_ d: Instr) -> Bool {
+        guard d.op0.kind == .E else { return false }
+        let size = opBytes(d.op0.size, d)
+        guard size >= 2 else { return false }
+        if d.isMem && !memOK(d, write: false) { return false }
+        if d.isMem { emitMem(d, size: size, write: false) }
+        readOp(d.op0, d, size, .rcx)
+        asm.test(.qword, .rcx, .rcx)
+        asm.jcc(.e, slowLabel())
+        loadG(.rdx, 2, size, 0)
+        loadG(.rax, 0, size, 0)
+        asm.cmp(.qword, .rdx, .rcx)
+        asm.jcc(.ae, slowLabel())
+        asm.div(osz(size), .rcx)
+        storeG(0, size, 0, .rax)
+        storeG(2, size, 0, .rdx)
+        return true
+    }
+
+    func emitBswap(_ d: Instr) -> Bool {
+        let r = zreg(d)
+        switch d.opSize {
+        case 8:
+            asm.mov(.qword, .rax, gslot(r, 8, d.rex))
+            asm.bswap(.qword, .rax)
+            asm.mov(.qword, gslot(r, 8, d.rex), .rax)
+        case 4:
+            asm.mov(.dword, .rax, gslot(r, 4, d.rex))
+            asm.bswap(.dword, .rax)
+            asm.mov(.qword, gslot(r, 4, d.rex), .rax)
+        default:
+            asm.mov(.word, gslot(r, 2, d.rex), 0)
+        }
         return true
     }
 
@@ -624,8 +821,10 @@ extension Translator {
     // MARK: data movement
 
     func emitMov(_ d: Instr) -> Bool {
-        let ok: Set<OperandKind> = [.E, .G, .Z, .fixedReg, .O, .I]
-        guard ok.contains(d.op0.kind), ok.contains(d.op1.kind), d.op0.kind != .I else { return false }
+        func ok(_ k: OperandKind) -> Bool {
+            switch k { case .E, .G, .Z, .fixedReg, .O, .I: return true; default: return false }
+        }
+        guard ok(d.op0.kind), ok(d.op1.kind), d.op0.kind != .I else { return false }
         let size = opBytes(d.op0.size, d)
         let mem = memOperand(d)
         let writes = (d.op0.kind == .E && d.isMem) || d.op0.kind == .O
@@ -854,4 +1053,153 @@ extension Translator {
         emitIndirectExit()
         return true
     }
+
+    // MARK: SSE integer subset
+
+    enum SSEKind { case none, binary(UInt32), shiftImm(UInt8, UInt8), pshufd, movdqa, movdqu, movd }
+
+    /// The vector instructions translated natively, by table name (legacy-SSE, XMM forms only).
+    func sseKind(_ d: Instr) -> SSEKind {
+        let ii = Int(d.infoIndex)
+        if let k = sseKinds[ii] { return k }
+        let t = engine.cpu.table
+        guard ii >= 0 && ii < t.infos.count else { return .none }
+        let name = t.names[Int(t.infos[ii].nameIndex)]
+        let k: SSEKind
+        switch name {
+        case "PXOR": k = .binary(0x0FEF)
+        case "POR": k = .binary(0x0FEB)
+        case "PAND": k = .binary(0x0FDB)
+        case "PANDN": k = .binary(0x0FDF)
+        case "PADDD": k = .binary(0x0FFE)
+        case "PADDQ": k = .binary(0x0FD4)
+        case "PSUBD": k = .binary(0x0FFA)
+        case "PUNPCKLDQ": k = .binary(0x0F62)
+        case "PUNPCKHDQ": k = .binary(0x0F6A)
+        case "PUNPCKLQDQ": k = .binary(0x0F6C)
+        case "PUNPCKHQDQ": k = .binary(0x0F6D)
+        case "PSHUFB": k = .binary(0x0F3800)
+        case "PSLLD": k = .shiftImm(0x72, 6)
+        case "PSRLD": k = .shiftImm(0x72, 2)
+        case "PSLLQ": k = .shiftImm(0x73, 6)
+        case "PSRLQ": k = .shiftImm(0x73, 2)
+        case "PSHUFD": k = .pshufd
+        case "MOVDQA": k = .movdqa
+        case "MOVDQU": k = .movdqu
+        case "MOVD": k = .movd
+        default: k = .none
+        }
+        sseKinds[ii] = k
+        return k
+    }
+
+    /// Host address of guest XMM register i in CPUState.
+    func xmmSlot(_ i: UInt8) -> Mem { Mem(.rbp, offYMM + 32 * Int32(i & 15)) }
+
+    /// The interpreter's `sseCheck` (CR0.EM, CR4.OSFXSR, CR0.TS): a fault runs the instruction
+    /// in the interpreter.
+    func emitSSECheck() {
+        asm.test(.dword, Mem(.rbp, offCR0), 0xC)
+        asm.jcc(.ne, slowLabel())
+        asm.test(.dword, Mem(.rbp, offCR4), 0x200)
+        asm.jcc(.e, slowLabel())
+    }
+
+    /// xmm1 = the 16-byte W operand (register, or memory with the legacy alignment check).
+    func emitLoadW(_ d: Instr, aligned: Bool) {
+        if d.isMem {
+            emitMem(d, size: 16, write: false)
+            if aligned {
+                asm.test(.dword, .rsi, 15)
+                asm.jcc(.ne, slowLabel())
+            }
+            asm.movdqu(.xmm1, Mem(.rsi, 0))
+        } else {
+            asm.movdqu(.xmm1, xmmSlot(d.rm))
+        }
+    }
+
+    func emitSSE(_ d: Instr) -> Bool {
+        if d.rep != 0 || d.lock { return false }
+        let kind = sseKind(d)
+        switch kind {
+        case .none:
+            return false
+        case .binary(let opc):
+            guard d.op0.kind == .V, d.op1.kind == .W else { return false }
+            if d.isMem && !memOK(d, write: false) { return false }
+            emitSSECheck()
+            emitLoadW(d, aligned: true)
+            asm.movdqu(.xmm0, xmmSlot(d.reg))
+            asm.enc(w: false, p66: false, mandatory: 0x66, opcode: opc, opLen: opc > 0xFFFF ? 3 : 2,
+                    reg: 0, regByte: false, rm: .r(Reg(rawValue: 1)!), rmByte: false)
+            asm.movdqu(xmmSlot(d.reg), .xmm0)
+            return true
+        case .shiftImm(let opc, let digit):
+            guard d.op0.kind == .U, d.op1.kind == .I, !d.isMem else { return false }
+            emitSSECheck()
+            asm.movdqu(.xmm0, xmmSlot(d.rm))
+            asm.enc(w: false, p66: false, mandatory: 0x66, opcode: 0x0F00 | UInt32(opc), opLen: 2,
+                    reg: digit, regByte: false, rm: .r(Reg(rawValue: 0)!), rmByte: false)
+            asm.emit8(UInt8(truncatingIfNeeded: d.imm))
+            asm.movdqu(xmmSlot(d.rm), .xmm0)
+            return true
+        case .pshufd:
+            guard d.op0.kind == .V, d.op1.kind == .W else { return false }
+            if d.isMem && !memOK(d, write: false) { return false }
+            emitSSECheck()
+            emitLoadW(d, aligned: true)
+            asm.enc(w: false, p66: false, mandatory: 0x66, opcode: 0x0F70, opLen: 2,
+                    reg: 0, regByte: false, rm: .r(Reg(rawValue: 1)!), rmByte: false)
+            asm.emit8(UInt8(truncatingIfNeeded: d.imm))
+            asm.movdqu(xmmSlot(d.reg), .xmm0)
+            return true
+        case .movdqa, .movdqu:
+            let aligned: Bool
+            if case .movdqa = kind { aligned = true } else { aligned = false }
+            if d.op0.kind == .V && d.op1.kind == .W {
+                if d.isMem && !memOK(d, write: false) { return false }
+                emitSSECheck()
+                emitLoadW(d, aligned: aligned)
+                asm.movdqu(xmmSlot(d.reg), .xmm1)
+                return true
+            }
+            guard d.op0.kind == .W, d.op1.kind == .V else { return false }
+            if d.isMem && !memOK(d, write: true) { return false }
+            emitSSECheck()
+            if d.isMem {
+                emitMem(d, size: 16, write: true)
+                if aligned {
+                    asm.test(.dword, .rsi, 15)
+                    asm.jcc(.ne, slowLabel())
+                }
+                asm.movdqu(.xmm1, xmmSlot(d.reg))
+                asm.movdqu(Mem(.rsi, 0), .xmm1)
+            } else {
+                asm.movdqu(.xmm1, xmmSlot(d.reg))
+                asm.movdqu(xmmSlot(d.rm), .xmm1)
+            }
+            return true
+        case .movd:
+            let sz: UInt8 = d.rexW ? 8 : 4
+            if d.op0.kind == .V && d.op1.kind == .E {
+                if d.isMem && !memOK(d, write: false) { return false }
+                emitSSECheck()
+                if d.isMem { emitMem(d, size: sz, write: false) }
+                readOp(d.op1, d, sz, .rax)
+                // XMM = value zero-extended to 128 bits (bytes 16..31 kept).
+                asm.mov(.qword, xmmSlot(d.reg), .rax)
+                asm.mov(.qword, Mem(.rbp, offYMM + 32 * Int32(d.reg & 15) + 8), 0)
+                return true
+            }
+            guard d.op0.kind == .E, d.op1.kind == .V else { return false }
+            if d.isMem && !memOK(d, write: true) { return false }
+            emitSSECheck()
+            if d.isMem { emitMem(d, size: sz, write: true) }
+            if sz == 8 { asm.mov(.qword, .rax, xmmSlot(d.reg)) } else { asm.mov(.dword, .rax, xmmSlot(d.reg)) }
+            writeOp(d.op0, d, sz, .rax)
+            return true
+        }
+    }
 }
+

@@ -211,7 +211,22 @@ final class CodeCacheTests: XCTestCase {
         XCTAssertEqual(cache.enter(a, state: state), 1)
     }
 
-    /// Permissions of the mapping containing `p` from /proc/self/maps.
+    /// /proc/self/maps read to the end with read(2) (its size is reported as 0, and other
+    /// threads may map and unmap while it is read: one consistent snapshot per call).
+    static func procMaps() -> String? {
+        let fd = open("/proc/self/maps", O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var data = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            data += buf[0..<n]
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// The permissions column of the mapping holding `p`. /proc/self/maps is generated page by
     /// page, so a read racing another thread's mmap can miss a line: look up to 5 times.
     func permissions(of p: UnsafeRawPointer) -> String? {
@@ -222,7 +237,7 @@ final class CodeCacheTests: XCTestCase {
     }
 
     func permissionsOnce(of p: UnsafeRawPointer) -> String? {
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return nil }
+        guard let maps = Self.procMaps() else { return nil }
         let a = UInt(bitPattern: p)
         for line in maps.split(separator: "\n") {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -243,7 +258,7 @@ final class CodeCacheTests: XCTestCase {
         if let rw = permissions(of: UnsafeRawPointer(cache.rwBase)) { XCTAssertEqual(rw, "rw-s") }
         XCTAssertNotEqual(UInt(bitPattern: cache.rxBase), UInt(bitPattern: cache.rwBase))
         // No mapping of this process is writable and executable at once.
-        let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+        let maps = try XCTUnwrap(Self.procMaps())
         for line in maps.split(separator: "\n") {
             let perms = line.split(separator: " ")[1]
             XCTAssertFalse(perms.hasPrefix("rwx"), "W+X mapping: \(line)")

@@ -158,6 +158,9 @@ enum JITTestSupport {
         f("gdtr", sa.pointee.gdtr.base, sb.pointee.gdtr.base)
         f("idtr", sa.pointee.idtr.base, sb.pointee.idtr.base)
         f("dr6", sa.pointee.dr.6, sb.pointee.dr.6)
+        let xa = sa.pointee.ymm, xb = sb.pointee.ymm
+        let same = withUnsafeBytes(of: xa) { a in withUnsafeBytes(of: xb) { b in a.elementsEqual(b) } }
+        if !same { diffs.append("ymm registers differ") }
         return diffs.isEmpty ? nil : diffs.joined(separator: ", ")
     }
 

@@ -90,7 +90,7 @@ final class RandomCodeTests: XCTestCase {
             case 9: return ["\(rng.pick(["inc", "dec", "neg", "not"])) \(rng.chance(70) ? r : mem(w))"]
             case 10, 11:
                 let op = rng.pick(["shl", "shr", "sar", "shl", "shr", "sar", "rol", "ror", "rcl", "rcr"])
-                let count = rng.chance(15) ? "1" : (rng.chance(10) ? "cl" : String(rng.int(70)))
+                let count = rng.chance(15) ? "1" : (rng.chance(30) ? "cl" : String(rng.int(70)))
                 return ["\(op) \(rng.chance(75) ? r : mem(w)), \(count)"]
             case 12, 13: return ["mov \(r), \(r2)"]
             case 14: return w == 64 && rng.chance(50) ? ["mov \(r), 0x\(String(rng.next(), radix: 16))"] : ["mov \(r), \(imm(w))"]
@@ -154,8 +154,27 @@ final class RandomCodeTests: XCTestCase {
                 for _ in 0..<(1 + rng.int(5)) { body += instruction(depth: depth + 1) }
                 return body + ["dec \(ctr)", "jnz \(l)"]
             case 30:
-                guard w >= 16 else { return ["mul \(r)"] }
-                return ["\(rng.pick(["bt", "bts", "btr", "btc"])) \(r), \(rng.int(w))"]
+                if rng.chance(40) { return sse(r) }
+                let bop = rng.pick(["bt", "bts", "btr", "btc"])
+                switch rng.int(w >= 16 ? 7 : 3) {
+                case 0:
+                    guard w >= 16, rng.chance(60) else { return ["mul \(r)"] }
+                    // DIV with a nonzero divisor and rDX = 0 (no #DE).
+                    let dv = rng.pick(regs(w).filter { !["ax", "eax", "rax", "dx", "edx", "rdx"].contains($0) })
+                    let dxr = w == 16 ? "dx" : (w == 32 ? "edx" : "rdx")
+                    let base = mode == .real16 ? "ds:bp + 0x940" : (mode == .pm32 ? "ebp + 0x940" : "rbp + 0x940")
+                    let sz = w == 16 ? "word" : (w == 32 ? "dword" : "qword")
+                    if rng.chance(40) {
+                        return ["mov \(sz) [\(base)], \(1 + rng.int(30000))", "xor \(dxr), \(dxr)", "div \(sz) [\(base)]"]
+                    }
+                    return ["xor \(dxr), \(dxr)", "or \(dv), 1", "div \(dv)"]
+                case 1: return ["xadd \(rng.chance(60) ? r : mem(w)), \(r2)"]
+                case 2: return ["cmpxchg \(rng.chance(60) ? r : mem(w)), \(r2)"]
+                case 3: return ["\(bop) \(r), \(rng.int(w))"]
+                case 4: return ["\(bop) \(r), \(r2)"]
+                case 5: return ["\(bop) \(mem(w, write: bop != "bt")), \(rng.int(w))"]
+                default: return w >= 32 ? ["bswap \(r)"] : ["\(bop) \(r), \(r2)"]
+                }
             case 31:
                 guard depth < 2 else { return ["nop"] }
                 // Indirect jump / call through a register or memory.
@@ -190,9 +209,37 @@ final class RandomCodeTests: XCTestCase {
             }
         }
 
+        /// Integer SSE (the natively translated subset and neighbours); CR4.OSFXSR is set.
+        mutating func sse(_ r: String) -> [String] {
+            let nx = mode == .long64 ? 16 : 8
+            let x = "xmm\(rng.int(nx))", y = "xmm\(rng.int(nx))"
+            let base = mode == .real16 ? "ds:bp + 0x900" : (mode == .pm32 ? "ebp + 0x900" : "rbp + 0x900")
+            let amem = "[\(base) + \(16 * rng.int(4))]"
+            let umem = "[\(base) + \(rng.int(64))]"
+            let r32 = rng.pick(regs(32))
+            switch rng.int(9) {
+            case 0, 1:
+                let op = rng.pick(["pxor", "por", "pand", "pandn", "paddd", "paddq", "psubd", "punpckldq",
+                                   "punpckhdq", "punpcklqdq", "punpckhqdq", "pshufb", "paddw", "pcmpeqd"])
+                return ["\(op) \(x), \(rng.chance(70) ? y : amem)"]
+            case 2: return ["\(rng.pick(["pslld", "psrld", "psllq", "psrlq", "psraw"])) \(x), \(rng.int(70))"]
+            case 3: return ["pshufd \(x), \(rng.chance(70) ? y : amem), \(rng.int(256))"]
+            case 4: return rng.chance(50) ? ["movdqa \(x), \(rng.chance(50) ? y : amem)"] : ["movdqa \(amem), \(x)"]
+            case 5: return rng.chance(50) ? ["movdqu \(x), \(rng.chance(30) ? y : umem)"] : ["movdqu \(umem), \(x)"]
+            case 6: return rng.chance(50) ? ["movd \(x), \(rng.chance(60) ? r32 : "dword " + umem)"] : ["movd \(rng.chance(60) ? r32 : "dword " + umem), \(x)"]
+            case 7:
+                if mode == .long64 { return rng.chance(50) ? ["movq \(x), \(rng.pick(regs(64)))"] : ["movq \(rng.pick(regs(64))), \(x)"] }
+                return ["movd \(x), \(r32)", "pshufd \(y), \(x), 0x1b"]
+            default:
+                // Unaligned aligned-form access: #GP, taken by the interpreter.
+                return ["paddd \(x), \(y)"]
+            }
+        }
+
         mutating func source(count: Int) -> String {
             var body: [String] = []
             let init32 = ["eax", "ebx", "ecx", "edx", "esi"]
+            body += mode == .long64 ? [] : ["mov eax, cr4", "or eax, 0x200", "mov cr4, eax"]
             switch mode {
             case .real16:
                 body += ["mov ax, 0x2000", "mov ds, ax", "xor bp, bp", "mov di, \(rng.int(8))"]
@@ -201,7 +248,7 @@ final class RandomCodeTests: XCTestCase {
                 body += ["ENTER_PM32", "mov ebp, 0x20000", "mov edi, \(rng.int(8))"]
                 for r in init32 { body.append("mov \(r), 0x\(String(rng.next() & 0xFFFF_FFFF, radix: 16))") }
             case .long64:
-                body += ["ENTER_PM32", "ENTER_LONG64", "mov rbp, 0x20000", "mov rdi, \(rng.int(8))"]
+                body += ["ENTER_PM32", "ENTER_LONG64", "mov rax, cr4", "or eax, 0x200", "mov cr4, rax", "mov rbp, 0x20000", "mov rdi, \(rng.int(8))"]
                 for r in ["rax", "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"] {
                     body.append("mov \(r), 0x\(String(rng.next(), radix: 16))")
                 }
