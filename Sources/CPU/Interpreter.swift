@@ -77,21 +77,34 @@ extension CPU {
             if m & UInt32(MODE_CS64) == 0 {
                 next &= m & UInt32(MODE_CS32) != 0 ? 0xFFFF_FFFF : 0xFFFF
             }
-            s.pointee.rip = next
-            if let t = trace { t(start, d) }
-            try execute(&d)
-            s.pointee.icount &+= 1
-            if shadow != 0 { s.pointee.intr_shadow = 0 }
-            if tf != 0 {
-                // Single-step trap after the instruction.
-                s.pointee.dr.6 |= 0x4000
-                raiseInterrupt(Fault.DB, source: .exception, code: nil)
-            }
+            try retire(&d, start: start, next: next, tf: tf, shadow: shadow)
         } catch {
-            s.pointee.rip = start
-            if let t = traceFault { t(start, error) }
-            raiseInterrupt(error.vector, source: .exception, code: error.hasCode ? error.code : nil)
+            deliverFault(error, at: start)
         }
+    }
+
+    /// Runs a decoded instruction and retires it: RIP = `next` while it runs, `icount`, the end
+    /// of an interrupt shadow, the single-step trap. Shared by `step` and the JIT's helper calls.
+    @inline(__always)
+    func retire(_ d: inout Instr, start: UInt64, next: UInt64, tf: UInt64, shadow: UInt32) throws(Fault) {
+        s.pointee.rip = next
+        if let t = trace { t(start, d) }
+        try execute(&d)
+        s.pointee.icount &+= 1
+        if shadow != 0 { s.pointee.intr_shadow = 0 }
+        if tf != 0 {
+            // Single-step trap after the instruction.
+            s.pointee.dr.6 |= 0x4000
+            raiseInterrupt(Fault.DB, source: .exception, code: nil)
+        }
+    }
+
+    /// A fault of the instruction at `start`: RIP back to it, the exception delivered.
+    @inline(__always)
+    func deliverFault(_ error: Fault, at start: UInt64) {
+        s.pointee.rip = start
+        if let t = traceFault { t(start, error) }
+        raiseInterrupt(error.vector, source: .exception, code: error.hasCode ? error.code : nil)
     }
 
     /// Delivers an interrupt or exception, escalating to #DF and triple fault as the SDM says.

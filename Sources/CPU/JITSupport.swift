@@ -18,7 +18,6 @@ extension CPU {
     /// trap, and on a fault RIP restored and the exception delivered. The caller guarantees the
     /// bytes at RIP are still the ones `d` was decoded from and that fetching them would not fault
     /// (the JIT: same page as a block entered through a checked lookup, invalidated on stores).
-    /// Keep in step with `step(_:)` in Interpreter.swift.
     /// `d` itself is left unchanged: `execute` may rewrite its copy (TZCNT/LZCNT run as BSF/BSR
     /// when the CPUID model lacks them), and the JIT executes the same decoded form again.
     public func acceleratorExecute(_ d: UnsafePointer<Instr>, next: UInt64) {
@@ -27,19 +26,9 @@ extension CPU {
         let shadow = s.pointee.intr_shadow
         var d = d.pointee
         do {
-            s.pointee.rip = next
-            if let t = trace { t(start, d) }
-            try execute(&d)
-            s.pointee.icount &+= 1
-            if shadow != 0 { s.pointee.intr_shadow = 0 }
-            if tf != 0 {
-                s.pointee.dr.6 |= 0x4000
-                raiseInterrupt(Fault.DB, source: .exception, code: nil)
-            }
+            try retire(&d, start: start, next: next, tf: tf, shadow: shadow)
         } catch {
-            s.pointee.rip = start
-            if let t = traceFault { t(start, error) }
-            raiseInterrupt(error.vector, source: .exception, code: error.hasCode ? error.code : nil)
+            deliverFault(error, at: start)
         }
     }
 

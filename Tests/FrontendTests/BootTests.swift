@@ -64,12 +64,8 @@ final class BootTests: XCTestCase {
     func assemble(_ name: String) throws -> String {
         let src = Self.packageRoot.appendingPathComponent("testroms/kernels/\(name).asm").path
         let bin = NSTemporaryDirectory() + "emu-\(name)-\(UUID().uuidString).bin"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["nasm", "-f", "bin", "-I", Self.packageRoot.appendingPathComponent("testroms").path + "/", "-o", bin, src]
-        try p.run()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "nasm failed on \(src)")
+        let (status, out) = try run("nasm", ["-f", "bin", "-I", Self.packageRoot.appendingPathComponent("testroms").path + "/", "-o", bin, src])
+        XCTAssertEqual(status, 0, "nasm failed on \(src)\n\(out)")
         return bin
     }
 

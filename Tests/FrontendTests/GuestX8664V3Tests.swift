@@ -42,6 +42,7 @@ extension BootTests {
         return out
     }
 
+    /// Runs a host tool found on PATH; returns its status and its stdout+stderr.
     func run(_ tool: String, _ args: [String]) throws -> (Int32, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
