@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "Machine", dependencies: ["CPU", "Devices", "JIT", "CKVM"], path: "Sources/Machine", swiftSettings: hot),
         .executableTarget(
             name: "Frontend",
-            dependencies: ["Machine", "DiffTest", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Machine", "JIT", "DiffTest", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Frontend"),
         .testTarget(name: "CPUTests", dependencies: ["CPU", "CPUState", "Machine", "DiffTest"], path: "Tests/CPUTests"),
         .testTarget(name: "ConformanceTests", dependencies: ["CPU", "CPUState", "JIT"], path: "Tests/ConformanceTests"),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CPU
+import JIT
 import Machine
 import DiffTest
 #if canImport(Glibc)
@@ -130,7 +131,7 @@ struct RunROM: ParsableCommand {
                 }
             }
             result = machine.run(maxInstructions: maxInstructions)
-            if stats { printStats(machine.cpu) }
+            if stats { printStats(machine.cpu, jit: machine.jit) }
         }
         switch result {
         case .exitPort(let st): throw ExitCode(st)
@@ -291,7 +292,7 @@ struct Boot: ParsableCommand {
         let result = machine.run(maxInstructions: maxInstructions)
         HostConsole.restore()
         if stats {
-            if let k = machine.kvm { printKVMStats(k) } else { printStats(machine.cpu) }
+            if let k = machine.kvm { printKVMStats(k) } else { printStats(machine.cpu, jit: machine.jit) }
         }
         switch result {
         case .powerOff, .reset, .quit: return
@@ -361,10 +362,12 @@ struct DiffTestCommand: ParsableCommand {
     }
 }
 
-/// Instruction/exception counts and unimplemented instructions, to stderr (--stats).
-func printStats(_ cpu: CPU) {
+/// Instruction/exception counts, unimplemented instructions and the translator's counters, to
+/// stderr (--stats).
+func printStats(_ cpu: CPU, jit: JITEngine?) {
     let s = cpu.s.pointee
     eprint("emu: \(s.icount) instructions, \(s.exceptions) exceptions, \(s.ud_count) unimplemented")
+    if let jit { eprint("emu: JIT: " + jit.statistics) }
     for (name, n) in cpu.unimplemented.sorted(by: { $0.value > $1.value }) {
         eprint("emu:   unimplemented \(name): \(n)")
     }

@@ -15,7 +15,8 @@
 //     (exit request, interrupts, HLT, mode or segment changes, TLB flushes, code invalidation)
 //     can only happen inside a helper call, and helpers report it in their return value, so the
 //     block leaves right after that instruction.
-//   * Guest state is always in CPUState between instructions (no register caching), lazy flags
+//   * Guest state is in CPUState between instructions (except inside a register-resident
+//     self-loop, TranslatorLoop.swift, which has no helper calls and stores it at its exits), lazy flags
 //     are written exactly as the interpreter writes them, so a helper (the interpreter executing
 //     one instruction) or the next dispatcher iteration always sees the same state `step` would.
 
@@ -35,11 +36,12 @@ enum JITContextLayout {
     static let budget = 0
     static let target = 8
     static let engine = 16
+    /// The jump cache's tag salt: entries hold `rip ^ salt` (see `clearJumpCache`).
+    static let jumpCacheSalt = 24
     static let jumpCache = 64
     static let jumpCacheBits = 12
     static let jumpCacheEntries = 1 << jumpCacheBits
     static let size = jumpCache + jumpCacheEntries * 16
-    static let invalidRIP: UInt64 = 0x8000_0000_0000_0001   // non-canonical: never a real RIP
     @inline(__always) static func jcIndex(_ rip: UInt64) -> Int {
         Int(((rip >> 12) ^ rip) & UInt64(jumpCacheEntries - 1))
     }
@@ -111,6 +113,8 @@ public final class JITEngine {
     // Per-generation stubs (re-emitted after each flush).
     var entryStub: UnsafeRawPointer?
     var indirectStub: UInt64 = 0
+    var carryStub: UInt64 = 0
+    var invalidatedStub: UInt64 = 0
     var stubGeneration: UInt64 = .max
 
     // Dispatcher state.
@@ -134,6 +138,9 @@ public final class JITEngine {
     var instrArenaCount = 0
     /// Debugging / measurement: helpers re-decode with `CPU.step` (JIT_NOEXEC=1).
     let execDecoded = getenv("JIT_NOEXEC") == nil
+    /// Self-loops of register-only instructions run with guest registers and flags in host
+    /// registers (TranslatorLoop.swift); JIT_NOLOOP=1 turns that off (measurement, debugging).
+    public var registerLoops = getenv("JIT_NOLOOP") == nil
 
     // Options.
     /// Largest number of guest instructions per block.
@@ -151,6 +158,8 @@ public final class JITEngine {
 
     // Statistics.
     public private(set) var blocksTranslated = 0
+    /// Blocks translated as register-resident loops (TranslatorLoop.swift).
+    public internal(set) var loopBlocksTranslated = 0
     public private(set) var blockEntries: UInt64 = 0
     public private(set) var interpretedSteps: UInt64 = 0
     public private(set) var invalidations = 0
@@ -188,7 +197,7 @@ public final class JITEngine {
 
     /// One line of counters for logs and benchmarks.
     public var statistics: String {
-        "blocks translated \(blocksTranslated), block entries \(blockEntries), interpreted steps \(interpretedSteps) (slow paths \(slowPathSteps)), "
+        "blocks translated \(blocksTranslated) (register loops \(loopBlocksTranslated)), block entries \(blockEntries), interpreted steps \(interpretedSteps) (slow paths \(slowPathSteps)), "
             + "chains \(chainsPatched), invalidations \(invalidations), flushes \(flushes), code bytes \(cache.blockBytes); "
             + "exits: stop \(exitsStop), jump-cache miss \(exitsIndirect), unchained \(exitsChain); dispatcher steps \(stepsNoBlock); translation \(translateNanos / 1_000_000) ms; TLB flushes \(tlbFlushCount), TLB fills \(tlbFills)"
     }
@@ -312,10 +321,13 @@ public final class JITEngine {
             flushRequested = false
             flushAll()
         }
-        if tlbFlushed || codeInvalidated {
+        if tlbFlushed {
             tlbFlushed = false
-            codeInvalidated = false
             clearJumpCache()
+            pendingIndirect = false
+        }
+        if codeInvalidated {
+            codeInvalidated = false
             pendingIndirect = false
         }
     }
@@ -473,16 +485,26 @@ public final class JITEngine {
     func fillJumpCache(_ b: Int) {
         let rip = blocks[b].key.rip
         let e = ctx + JITContextLayout.jumpCache + JITContextLayout.jcIndex(rip) * 16
-        e.storeBytes(of: rip, as: UInt64.self)
+        e.storeBytes(of: rip ^ (jumpCacheEpoch << 48), as: UInt64.self)
         e.storeBytes(of: blocks[b].code, toByteOffset: 8, as: UInt64.self)
     }
 
+    /// Current jump-cache epoch, 1...0x7FFF. An entry's tag is `rip ^ (epoch << 48)`. RIPs are
+    /// canonical (bits 63..48 all 0 or all 1), and two different epochs below 0x8000 differ in
+    /// bits 63..48 by neither 0 nor 0xFFFF, so an entry of an earlier epoch can never match, and
+    /// a zero tag never matches at all. Emptying the cache is therefore one increment; the
+    /// 64 KiB table is only rewritten when the epochs wrap.
+    var jumpCacheEpoch: UInt64 = 0
+
     func clearJumpCache() {
-        let e = (ctx + JITContextLayout.jumpCache).assumingMemoryBound(to: UInt64.self)
-        for i in 0..<JITContextLayout.jumpCacheEntries {
-            e[2 * i] = JITContextLayout.invalidRIP
-            e[2 * i + 1] = 0
+        if jumpCacheEpoch == 0 || jumpCacheEpoch >= 0x7FFF {
+            let e = (ctx + JITContextLayout.jumpCache).assumingMemoryBound(to: UInt64.self)
+            e.update(repeating: 0, count: 2 * JITContextLayout.jumpCacheEntries)
+            jumpCacheEpoch = 1
+        } else {
+            jumpCacheEpoch += 1
         }
+        ctx.storeBytes(of: jumpCacheEpoch << 48, toByteOffset: JITContextLayout.jumpCacheSalt, as: UInt64.self)
     }
 
     // MARK: invalidation
@@ -573,7 +595,13 @@ public final class JITEngine {
             }
         }
         incoming[b] = []
-        clearJumpCache()
+        // Jump-cache entries may still lead here: the entry now jumps to the stub that returns
+        // to the dispatcher for a fresh lookup of RIP (every way into a block through the jump
+        // cache has stored RIP first), so the cache need not be emptied.
+        let entry = blocks[b].code
+        let w = cache.writableAddress(of: entry)
+        w.storeBytes(of: 0xE9, as: UInt8.self)
+        w.storeBytes(of: X86Assembler.rel32(fieldAt: entry + 1, to: invalidatedStub)!, toByteOffset: 1, as: Int32.self)
         codeInvalidated = true
         event = true
     }
@@ -599,6 +627,8 @@ public final class JITEngine {
     func installStubs() {
         entryStub = translator.emitEntryStub(ctx: ctx, tlb: tlbBase)
         indirectStub = translator.emitIndirectStub()
+        carryStub = translator.emitCarryStub()
+        invalidatedStub = translator.emitInvalidatedStub()
         stubGeneration = cache.generation
     }
 
@@ -648,20 +678,19 @@ public final class JITEngine {
         return e.pointee.addend &+ lin
     }
 
-    /// Copies a block's decoded instructions into the arena; returns the index of the first.
-    func storeInstrs(_ instrs: [Instr]) -> Int {
-        if instrArenaCount + instrs.count > instrArenaCapacity {
-            let cap = Swift.max(instrArenaCapacity * 2, instrArenaCount + instrs.count)
+    /// Copies one decoded instruction (run by a helper) into the arena; returns its index.
+    func storeInstr(_ d: Instr) -> Int {
+        if instrArenaCount == instrArenaCapacity {
+            let cap = instrArenaCapacity * 2
             let na = UnsafeMutablePointer<Instr>.allocate(capacity: cap)
             na.moveInitialize(from: instrArena, count: instrArenaCount)
             instrArena.deallocate()
             instrArena = na
             instrArenaCapacity = cap
         }
-        let base = instrArenaCount
-        (instrArena + base).initialize(from: instrs, count: instrs.count)
-        instrArenaCount += instrs.count
-        return base
+        (instrArena + instrArenaCount).initialize(to: d)
+        instrArenaCount += 1
+        return instrArenaCount - 1
     }
 
     /// `helperStep` for an instruction decoded at translation time (arena index `idx`).

@@ -88,8 +88,10 @@ final class Translator {
     var kRejoin: Label?
     var kEnds = false
     var rips: [UInt64] = []
-    /// Arena index of the block's first decoded instruction (`JITEngine.storeInstrs`).
-    var decodedBase: Int?
+    /// The block's decoded instructions, and the arena index (`JITEngine.storeInstr`) of each
+    /// one a helper runs (-1: not stored). Only helper-run instructions are stored.
+    var blockInstrs: [Instr] = []
+    var arenaIndex: [Int32] = []
     var nexts: [UInt64] = []
 
     // MARK: entry points
@@ -156,9 +158,12 @@ final class Translator {
 
     func emitBlock(_ instrs: [Instr], bytes: Int) -> Result? {
         let e = engine!
+        let plan = loopPlan(instrs)
+        if plan != nil { e.loopBlocksTranslated += 1 }
         for attempt in 0..<2 {
             // Stored per attempt: the flush before the retry empties the arena.
-            decodedBase = e.execDecoded ? e.storeInstrs(instrs) : nil
+            blockInstrs = instrs
+            arenaIndex = Array(repeating: -1, count: instrs.count)
             asm.reset(origin: e.cache.nextAddress(alignment: 16))
             n = instrs.count
             pending = 0
@@ -173,7 +178,11 @@ final class Translator {
             asm.sub(.qword, Mem(.r15, Int32(JITContextLayout.budget)), Int32(n))
             asm.jcc(.l, bail)
             var terminated = false
-            for i in 0..<n {
+            if let p = plan {
+                emitLoopBlock(p, instrs)
+                terminated = true
+            }
+            for i in 0..<n where plan == nil {
                 k = i
                 kPending = pending
                 kSlow = nil
@@ -200,7 +209,6 @@ final class Translator {
                 asm.patchRel32(atOffset: f.field, target: asm.address(of: f.stub)!)
             }
             if let p = e.cache.install(asm) {
-                decodedBase = nil
                 let code = UInt64(UInt(bitPattern: p))
                 return Result(code: code, count: n, bytes: bytes, size: asm.count,
                               slotFields: chainFields.map { (field: asm.origin + UInt64($0.field), stub: asm.address(of: $0.stub)!) })
@@ -210,7 +218,6 @@ final class Translator {
                 e.flushAll()
             }
         }
-        decodedBase = nil
         return nil
     }
 
@@ -233,8 +240,9 @@ final class Translator {
     func emitExecCall(_ kk: Int, slow: Bool) {
         asm.mov(.qword, .rdi, .r15)
         asm.mov(.qword, .rsi, Int64(bitPattern: nexts[kk]))
-        if let base = decodedBase, engine.instrArena[base + kk].len != 0 {
-            asm.mov(.dword, .rdx, Int64(base + kk))
+        if engine.execDecoded && blockInstrs[kk].len != 0 {
+            if arenaIndex[kk] < 0 { arenaIndex[kk] = Int32(engine.storeInstr(blockInstrs[kk])) }
+            asm.mov(.dword, .rdx, Int64(arenaIndex[kk]))
             asm.call(absolute: slow ? JITHelpers.execSlow : JITHelpers.exec)
         } else {
             asm.call(absolute: slow ? JITHelpers.stepSlow : JITHelpers.step)
@@ -397,7 +405,85 @@ final class Translator {
         return c.install(asm)!
     }
 
-    /// Per-generation jump-cache lookup: rax = target RIP (already stored in CPUState).
+    /// Per-generation stub an invalidated block's entry is patched to jump to: back to the
+    /// dispatcher to look up RIP again (as a jump-cache miss).
+    func emitInvalidatedStub() -> UInt64 {
+        let c = engine.cache
+        asm.reset(origin: c.nextAddress(alignment: 16))
+        asm.mov(.dword, .rax, Int64(JITExit.indirect))
+        asm.jmp(absolute: c.exitAddress)
+        return UInt64(UInt(bitPattern: c.install(asm)!))
+    }
+
+    /// Per-generation carry stub, called (near) from blocks that need the guest CF while the
+    /// lazy flag state is unknown at translation time (INC/DEC/ADC/SBB at a block start):
+    /// rbx = CF (0 or 1) of `cc_op`/`cc_src`/`cc_src2` as `materializeFlags` would compute it;
+    /// clobbers the caller-saved registers. ADD/SUB are recomputed with both operands shifted to
+    /// the top of a 64-bit register (the carry out of bit 63 is the carry at the operand size);
+    /// the rare ADC/SBB states call `jitFlags`.
+    func emitCarryStub() -> UInt64 {
+        let c = engine.cache
+        asm.reset(origin: c.nextAddress(alignment: 16))
+        let eager = asm.newLabel(), zero = asm.newLabel(), incdec = asm.newLabel()
+        let add = asm.newLabel(), sub = asm.newLabel()
+        asm.mov(.dword, .rax, Mem(.rbp, offOp))
+        asm.mov(.dword, .rdx, .rax)
+        asm.shr(.dword, .rdx, 2)
+        asm.jcc(.e, eager)
+        asm.cmp(.dword, .rdx, Int32(CCKind.logic.rawValue))
+        asm.jcc(.e, zero)
+        asm.cmp(.dword, .rdx, Int32(CCKind.inc.rawValue))
+        asm.jcc(.ae, incdec)
+        asm.cmp(.dword, .rdx, Int32(CCKind.add.rawValue))
+        asm.jcc(.e, add)
+        asm.cmp(.dword, .rdx, Int32(CCKind.sub.rawValue))
+        asm.jcc(.e, sub)
+        // ADC/SBB: materialise (the call needs the ABI's 16-byte stack alignment).
+        asm.sub(.qword, .rsp, 8)
+        asm.mov(.qword, .rdi, .r15)
+        asm.call(absolute: JITHelpers.flags)
+        asm.add(.qword, .rsp, 8)
+        asm.bind(eager)
+        asm.mov(.qword, .rbx, Mem(.rbp, offRFLAGS))
+        asm.and(.dword, .rbx, 1)
+        asm.ret()
+        asm.bind(zero)
+        asm.alu(.xor, .dword, .rbx, .rbx)
+        asm.ret()
+        asm.bind(incdec)
+        asm.mov(.qword, .rbx, Mem(.rbp, offSrc))
+        asm.and(.dword, .rbx, 1)
+        asm.ret()
+        // cl = 64 - operand bits; rax = cc_src2 << cl, rdx = cc_src << cl.
+        func shifted() {
+            asm.and(.dword, .rax, 3)
+            asm.mov(.dword, .rcx, .rax)
+            asm.mov(.dword, .rax, 8)
+            asm.shl(.dword, .rax, .cl)
+            asm.mov(.dword, .rcx, 64)
+            asm.alu(.sub, .dword, .rcx, .rax)
+            asm.mov(.qword, .rax, Mem(.rbp, offSrc2))
+            asm.mov(.qword, .rdx, Mem(.rbp, offSrc))
+            asm.shl(.qword, .rax, .cl)
+            asm.shl(.qword, .rdx, .cl)
+        }
+        asm.bind(add)
+        shifted()
+        asm.add(.qword, .rax, .rdx)
+        asm.setcc(.b, .rbx)
+        asm.movzx(.dword, .rbx, .byte, .rbx)
+        asm.ret()
+        asm.bind(sub)
+        shifted()
+        asm.cmp(.qword, .rax, .rdx)
+        asm.setcc(.b, .rbx)
+        asm.movzx(.dword, .rbx, .byte, .rbx)
+        asm.ret()
+        return UInt64(UInt(bitPattern: c.install(asm)!))
+    }
+
+    /// Per-generation jump-cache lookup: rax = target RIP (already stored in CPUState); an entry
+    /// matches when its tag is `rip ^ salt` (`JITEngine.clearJumpCache`).
     func emitIndirectStub() -> UInt64 {
         let c = engine.cache
         asm.reset(origin: c.nextAddress(alignment: 16))
@@ -407,7 +493,9 @@ final class Translator {
         asm.alu(.xor, .qword, .rcx, .rax)
         asm.and(.dword, .rcx, Int32(JITContextLayout.jumpCacheEntries - 1))
         asm.shl(.dword, .rcx, 4)
-        asm.cmp(.qword, .rax, Mem(base: .r15, index: .rcx, scale: 1, disp: Int32(JITContextLayout.jumpCache)))
+        asm.mov(.qword, .rdx, Mem(.r15, Int32(JITContextLayout.jumpCacheSalt)))
+        asm.alu(.xor, .qword, .rdx, .rax)
+        asm.cmp(.qword, .rdx, Mem(base: .r15, index: .rcx, scale: 1, disp: Int32(JITContextLayout.jumpCache)))
         asm.jcc(.ne, miss, short: true)
         asm.jmp(Mem(base: .r15, index: .rcx, scale: 1, disp: Int32(JITContextLayout.jumpCache + 8)))
         asm.bind(miss)

@@ -314,9 +314,9 @@ extension Translator {
             asm.mov(.qword, r, Mem(.rbp, offRFLAGS))
             asm.and(.dword, r, 1)
         default:
-            emitMaterialize()
-            asm.mov(.dword, r, .rax)
-            asm.and(.dword, r, 1)
+            // Whatever the previous block or a helper left: the shared stub (rbx = CF).
+            asm.call(absolute: engine.carryStub)
+            if r != .rbx { asm.mov(.dword, r, .rbx) }
         }
     }
 
@@ -409,6 +409,7 @@ extension Translator {
         case .JMP: return emitJmp(d)
         case .CALL: return emitCall(d)
         case .RET: return emitRet(d)
+        case .JMPF, .CALLF, .RETF: return emitFarReal(d)
         case .CLD, .STD:
             if d.mn == .CLD { asm.and(.qword, Mem(.rbp, offRFLAGS), ~Int32(0x400)) }
             else { asm.or(.qword, Mem(.rbp, offRFLAGS), 0x400) }
@@ -1052,6 +1053,79 @@ extension Translator {
         storeSP()
         emitIndirectExit()
         return true
+    }
+
+    // MARK: far transfers within the current real-mode code segment
+
+    /// Real mode (not v86) with a 16-bit code segment whose base is a selector's (sel << 4):
+    /// the selector, or nil.
+    var realModeCS: UInt16? {
+        guard key.flags & UInt32(MODE_PE) == 0, key.flags & UInt32(MODE_CS32) == 0,
+              key.csBase & 0xF == 0, key.csBase < 0x10_0000 else { return nil }
+        return UInt16(key.csBase >> 4)
+    }
+
+    /// Slow path unless CS holds selector `sel` with the attributes a real-mode CS load leaves
+    /// (present code/data, no D/B, no L): reloading CS with `sel` then changes nothing.
+    func emitSameRealCSCheck(_ sel: UInt16) {
+        let cs = offSeg + 16
+        asm.cmp(.word, Mem(.rbp, cs + 12), Int32(sel))
+        asm.jcc(.ne, slowLabel())
+        asm.movzx(.dword, .rax, .word, Mem(.rbp, cs + 14))
+        asm.and(.dword, .rax, Int32(ATTR_L | ATTR_DB | ATTR_P | ATTR_S))
+        asm.cmp(.dword, .rax, Int32(ATTR_P | ATTR_S))
+        asm.jcc(.ne, slowLabel())
+    }
+
+    /// JMPF/CALLF ptr16:16/32 and RETF in real mode when the new CS is the current one (code in
+    /// one segment calling its own far entry points, as BIOS code does): the interpreter's
+    /// `farCall`/`farReturn` reduced to the stack accesses and a near transfer. Anything else
+    /// (another segment, v86, protected mode) is left to the interpreter.
+    func emitFarReal(_ d: Instr) -> Bool {
+        guard let cur = realModeCS else { return false }
+        let size = d.opSize
+        switch d.mn {
+        case .JMPF, .CALLF:
+            guard d.op0.kind == .A, UInt16(truncatingIfNeeded: d.imm2) == cur else { return false }
+            let target = d.imm & mask(size)
+            guard targetOK(target) else { return false }
+            if d.mn == .CALLF {
+                guard stackOK(write: true) else { return false }
+                emitSameRealCSCheck(cur)
+                // Both slots in one access, IP below CS (no write before the last check).
+                loadSP()
+                spPlus(-2 * Int32(size))
+                asm.mov(.qword, .rsi, .r8)
+                emitStackAccess(write: true, size: 2 * size)
+                movImm(.rcx, nexts[k] & mask(size))
+                storeM(size, .rcx)
+                asm.mov(osz(size), Mem(.rsi, Int32(size)), Int32(cur))
+                storeSP()
+            } else {
+                emitSameRealCSCheck(cur)
+            }
+            pending += 1
+            flushICount()
+            emitChainExit(target: target)
+            terminatedByLast = true
+            return true
+        case .RETF:
+            guard stackOK(write: false) else { return false }
+            let extra = d.op0.kind == .I ? Int32(d.imm & 0xFFFF) : 0
+            emitSameRealCSCheck(cur)
+            loadSP()
+            spPlus(2 * Int32(size) + extra)
+            emitStackAccess(write: false, size: 2 * size)
+            asm.cmp(.word, Mem(.rsi, Int32(size)), Int32(cur))
+            asm.jcc(.ne, slowLabel())
+            loadM(.rax, size)
+            emitTargetCheck()
+            storeSP()
+            emitIndirectExit()
+            return true
+        default:
+            return false
+        }
     }
 
     // MARK: SSE integer subset

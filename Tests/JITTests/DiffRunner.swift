@@ -17,6 +17,8 @@ final class DiffRunner {
     var jit: JITEngine
     let outI = JITTestSupport.Output()
     let outJ = JITTestSupport.Output()
+    /// The budget of each JIT run (a small one makes blocks stop early or not be entered).
+    var jitBudget: () -> Int = { 1 << 30 }
 
     init(image: [UInt8], cacheSize: Int = 32 << 20) throws {
         self.image = image
@@ -36,7 +38,7 @@ final class DiffRunner {
             return jitMachine.exitStatus == interp.exitStatus ? .finished
                 : .diverged("exit status \(String(describing: interp.exitStatus)) (interpreter) vs \(String(describing: jitMachine.exitStatus)) (JIT)")
         }
-        let r1 = jit.run(budget: 1 << 30)
+        let r1 = jit.run(budget: jitBudget())
         let k = jit.lastRunSteps
         let r2 = interp.cpu.run(budget: k == 0 ? 1 : k)
         if r1 != r2 { return .diverged("stop reason \(r2) (interpreter) vs \(r1) (JIT) after \(k) steps") }

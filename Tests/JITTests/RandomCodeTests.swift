@@ -209,6 +209,67 @@ final class RandomCodeTests: XCTestCase {
             }
         }
 
+        /// A counted self-loop (the counter is rCX) whose body is register-only instructions of
+        /// the register-resident loop subset, sometimes with a neighbour that disqualifies it
+        /// (AH..BH, a memory operand, a shift): exercises TranslatorLoop.swift.
+        mutating func registerLoop() -> [String] {
+            let l = newLabel()
+            var body = ["mov ecx, \(1 + rng.int(40))", "\(l):"]
+            for _ in 0..<(1 + rng.int(7)) {
+                let w = rng.pick(widths)
+                let pool = regs(w).filter { !["rcx", "ecx", "cx", "cl", "ch"].contains($0) }
+                let r = rng.pick(pool), r2 = rng.pick(pool)
+                let alu = rng.pick(["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test"])
+                switch rng.int(14) {
+                case 0, 1, 2: body.append("\(alu) \(r), \(r2)")
+                case 3, 4: body.append(alu == "test" && w == 64 ? "test \(r), \(r2)" : "\(alu) \(r), \(imm(w))")
+                case 5: body.append(w > 8 && alu != "test" ? "\(alu) \(r), byte \(Int8(truncatingIfNeeded: rng.next()))" : "\(alu) \(r), \(r2)")
+                case 6: body.append("\(rng.pick(["inc", "dec", "neg", "not"])) \(r)")
+                case 7: body.append(rng.chance(50) ? "mov \(r), \(r2)" : (w == 64 && rng.chance(50) ? "mov \(r), 0x\(String(rng.next(), radix: 16))" : "mov \(r), \(imm(w))"))
+                case 8:
+                    guard w >= 16 else { body.append("mov \(r), \(r2)"); break }
+                    let src = rng.pick(regs(rng.chance(50) || w == 16 ? 8 : 16).filter { !["cl", "ch", "cx"].contains($0) })
+                    body.append("\(rng.pick(["movzx", "movsx"])) \(r), \(src)")
+                case 9:
+                    switch mode {
+                    case .real16: body.append("lea \(rng.pick(["ax", "bx", "dx", "si"])), [bx + si + \(rng.int(60000) - 30000)]")
+                    case .pm32: body.append("lea \(rng.pick(["eax", "ebx", "edx", "esi", "ax"])), [esi + edx*\(rng.pick([1, 2, 4, 8])) + \(rng.int(100000) - 50000)]")
+                    case .long64: body.append("lea \(rng.pick(["rax", "r9", "edx", "r12d", "si"])), [rsi + r8*\(rng.pick([1, 2, 4, 8])) + \(rng.int(100000) - 50000)]")
+                    }
+                case 10: body.append(rng.pick(["clc", "stc", "cmc", "nop"]))
+                case 11: body.append("\(rng.pick(["adc", "sbb"])) \(r), \(r2)")
+                case 12 where rng.chance(30): body.append(rng.pick(["shl \(r), 3", "add ah, bl", "add \(mode == .long64 ? "[rbp + 8]" : (mode == .pm32 ? "[ebp + 8]" : "[bp + 8]")), ebx"]))
+                default: body.append("\(rng.pick(["inc", "dec"])) \(r)")
+                }
+            }
+            // The counter's test, with a condition that ends the loop when ecx reaches 0.
+            body += rng.pick([["dec ecx", "jnz \(l)"], ["sub ecx, 1", "jnz \(l)"], ["dec ecx", "jg \(l)"],
+                              ["sub ecx, 1", "ja \(l)"], ["test ecx, ecx", "lea ecx, [ecx - 1]", "jnz \(l)"]])
+            return body
+        }
+
+        /// A flag-writing instruction of a random kind and size, then a jump, then an instruction
+        /// that needs the carry at the start of the next block (where the translator does not
+        /// know the lazy flag kind: the shared carry stub computes it).
+        mutating func carryAtBlockStart() -> [String] {
+            let w = rng.pick(widths)
+            let r = rng.pick(regs(w)), r2 = rng.pick(regs(w))
+            let l = newLabel()
+            let first: String
+            switch rng.int(6) {
+            case 0: first = "\(rng.pick(["add", "sub", "adc", "sbb", "cmp", "and", "or", "xor"])) \(r), \(rng.chance(50) ? r2 : imm(w))"
+            case 1: first = "\(rng.pick(["inc", "dec", "neg"])) \(r)"
+            case 2: first = "\(rng.pick(["shl", "shr", "sar", "rol"])) \(r), \(1 + rng.int(w - 1))"
+            case 3: first = rng.pick(["stc", "clc", "cmc"])
+            case 4: first = w > 8 ? "imul \(r), \(r2)" : "test \(r), \(r2)"
+            default: first = "\(rng.pick(["add", "sub"])) \(r), \(r2)"
+            }
+            let w2 = rng.pick(widths)
+            let a = rng.pick(regs(w2)), b = rng.pick(regs(w2))
+            let use = rng.pick(["inc \(a)", "dec \(a)", "adc \(a), \(b)", "sbb \(a), \(b)", "adc \(a), 0", "setc \(rng.pick(regs(8)))"])
+            return [first, "jmp \(l)", "\(l):", use]
+        }
+
         /// Integer SSE (the natively translated subset and neighbours); CR4.OSFXSR is set.
         mutating func sse(_ r: String) -> [String] {
             let nx = mode == .long64 ? 16 : 8
@@ -236,6 +297,11 @@ final class RandomCodeTests: XCTestCase {
             }
         }
 
+        /// Instructions from `registerLoop` instead of `instruction`.
+        var loopsOnly = false
+        /// Instructions from `carryAtBlockStart` instead of `instruction`.
+        var carryOnly = false
+
         mutating func source(count: Int) -> String {
             var body: [String] = []
             let init32 = ["eax", "ebx", "ecx", "edx", "esi"]
@@ -253,7 +319,7 @@ final class RandomCodeTests: XCTestCase {
                     body.append("mov \(r), 0x\(String(rng.next(), radix: 16))")
                 }
             }
-            for _ in 0..<count { body += instruction() }
+            for _ in 0..<count { body += loopsOnly ? registerLoop() : (carryOnly ? carryAtBlockStart() : instruction()) }
             body.append(mode == .real16 ? "cld" : "cld")
             body.append("FINISH")
             let header = mode == .real16 ? "%include \"lib/rom.inc\"\n" : "%define ROM_ORG 0xF0000\n%include \"lib/rom.inc\"\n%include \"lib/modes.inc\"\n"
@@ -285,6 +351,73 @@ final class RandomCodeTests: XCTestCase {
             }
         }
     }
+
+    /// Register-resident loops: lockstep with the whole budget (loops run to their end), then
+    /// again with small random budgets (loops stop at their head when the budget runs out, or
+    /// the block is not entered), comparing CPU state after every JIT run.
+    func runLoopSeeds(_ mode: Mode, seeds: ClosedRange<UInt64>) throws {
+        var loopBlocks = 0
+        for seed in seeds {
+            var g = Generator(seed: seed &* 104_729 &+ UInt64(mode.rawValue.count), mode: mode)
+            g.loopsOnly = true
+            let src = g.source(count: 60)
+            let name = "loops-\(mode.rawValue)-\(seed)"
+            let image: [UInt8]
+            do { image = try JITTestSupport.assemble(name, source: src) } catch {
+                XCTFail("\(name): \(error)\n\(src)")
+                continue
+            }
+            let path = NSTemporaryDirectory() + "/\(name).asm"
+            let (report, _) = try DiffRunner.run(image: image)
+            if let report {
+                try? src.write(toFile: path, atomically: true, encoding: .utf8)
+                XCTFail("\(name) (source kept at \(path)): \(report)")
+                continue
+            }
+            let r = try DiffRunner(image: image)
+            var rng = RNG(s: seed)
+            r.jitBudget = { 1 + rng.int(60) }
+            var units = 0
+            loop: while units < 1_000_000 {
+                units += 1
+                switch r.unit(check: true) {
+                case .finished: break loop
+                case .diverged(let why):
+                    try? src.write(toFile: path, atomically: true, encoding: .utf8)
+                    XCTFail("\(name) with small budgets (source kept at \(path)), unit \(units) at \(JITTestSupport.hex(r.interp.cpu.rip)): \(why)")
+                    break loop
+                case .ok: continue
+                }
+            }
+            XCTAssertNotNil(r.jitMachine.exitStatus, "\(name): no end with small budgets")
+            loopBlocks += r.jit.loopBlocksTranslated
+        }
+        XCTAssertGreaterThan(loopBlocks, 0, "no block was translated as a register-resident loop")
+        print("register loops \(mode.rawValue): \(loopBlocks) loop blocks over \(seeds.count) seeds")
+    }
+
+    /// CF needed at a block start after every flag-writing kind and size (the carry stub).
+    func testCarryAtBlockStart() throws {
+        for mode in [Mode.real16, .pm32, .long64] {
+            for seed in UInt64(1)...max(2, extraSeeds) {
+                var g = Generator(seed: seed &* 15_485_863 &+ UInt64(mode.rawValue.count), mode: mode)
+                g.carryOnly = true
+                let src = g.source(count: 400)
+                let name = "carry-\(mode.rawValue)-\(seed)"
+                let image = try JITTestSupport.assemble(name, source: src)
+                let (report, _) = try DiffRunner.run(image: image)
+                if let report {
+                    let path = NSTemporaryDirectory() + "/\(name).asm"
+                    try? src.write(toFile: path, atomically: true, encoding: .utf8)
+                    XCTFail("\(name) (source kept at \(path)): \(report)")
+                }
+            }
+        }
+    }
+
+    func testRegisterLoopsReal16() throws { try runLoopSeeds(.real16, seeds: 1...max(3, extraSeeds)) }
+    func testRegisterLoopsPM32() throws { try runLoopSeeds(.pm32, seeds: 1...max(3, extraSeeds)) }
+    func testRegisterLoopsLong64() throws { try runLoopSeeds(.long64, seeds: 1...max(3, extraSeeds)) }
 
     /// JIT_FUZZ_SEEDS=n runs n seeds per mode (default: a few, to keep the suite quick).
     var extraSeeds: UInt64 { UInt64(ProcessInfo.processInfo.environment["JIT_FUZZ_SEEDS"] ?? "") ?? 0 }
