@@ -467,18 +467,14 @@ final class Translator {
             asm.shl(.qword, .rax, .cl)
             asm.shl(.qword, .rdx, .cl)
         }
-        asm.bind(add)
-        shifted()
-        asm.add(.qword, .rax, .rdx)
-        asm.setcc(.b, .rbx)
-        asm.movzx(.dword, .rbx, .byte, .rbx)
-        asm.ret()
-        asm.bind(sub)
-        shifted()
-        asm.cmp(.qword, .rax, .rdx)
-        asm.setcc(.b, .rbx)
-        asm.movzx(.dword, .rbx, .byte, .rbx)
-        asm.ret()
+        for (label, op) in [(add, ALUOp.add), (sub, ALUOp.cmp)] {
+            asm.bind(label)
+            shifted()
+            asm.alu(op, .qword, .rax, .rdx)
+            asm.setcc(.b, .rbx)
+            asm.movzx(.dword, .rbx, .byte, .rbx)
+            asm.ret()
+        }
         return UInt64(UInt(bitPattern: c.install(asm)!))
     }
 

@@ -383,12 +383,10 @@ public final class PCMachine {
         if let kvm { return runOnKVM(kvm) }
         let start = cpu.s.pointee.icount
         while true {
-            if let e = pendingExit { pendingExit = nil; return e }
-            if resetPending {
-                resetPending = false
-                if config.noReboot { return .reset }
-                do { try reset() } catch { return .reset }
-                continue
+            switch beginSlice() {
+            case .stop(let e): return e
+            case .again: continue
+            case .run: break
             }
             let used = cpu.s.pointee.icount &- start
             if used >= maxInstructions { return .instructionLimit }
@@ -396,28 +394,53 @@ public final class PCMachine {
             if let dl = clock.nextDeadline, let n = clock.instructionsUntil(dl) { budget = min(budget, n) }
             budget = min(budget, maxInstructions - used)
             let r = jit?.run(budget: Int(budget)) ?? cpu.run(budget: Int(budget))
-            clock.runDue()
-            if let p = poll?() { return p }
-            switch r {
-            case .budget, .exitRequest:
-                continue
-            case .shutdown:
-                if config.noReboot { return .shutdown }
-                resetPending = true
-            case .halted:
-                let canWake = cpu.flag(FlagBit.IF) || cpu.s.pointee.nmi_pending != 0
-                if !canWake { return .hung }
-                if let dl = clock.nextDeadline {
-                    clock.idle(until: dl)
-                    clock.runDue()
-                } else if clock.isDeterministic && poll == nil {
-                    return .hung
-                } else {
-                    var ts = timespec(tv_sec: 0, tv_nsec: 5_000_000)
-                    _ = nanosleep(&ts, nil)
-                }
+            // A halted CPU with no timer deadline on the deterministic clock cannot be woken.
+            if let e = endSlice(r, hungWithoutDeadline: clock.isDeterministic && poll == nil) { return e }
+        }
+    }
+
+    enum SliceStart { case run, again, stop(PCExit) }
+
+    /// The start of a run-loop slice (either accelerator): a pending exit ends the run; a pending
+    /// reset restarts the machine, or ends the run with `.reset` under `noReboot`.
+    func beginSlice() -> SliceStart {
+        if let e = pendingExit { pendingExit = nil; return .stop(e) }
+        if resetPending {
+            resetPending = false
+            if config.noReboot { return .stop(.reset) }
+            do { try reset() } catch { return .stop(.reset) }
+            return .again
+        }
+        return .run
+    }
+
+    /// The end of a run-loop slice (either accelerator): due device events, the console, then
+    /// what the CPU stopped for. Shutdown resets (or ends under `noReboot`); HLT waits for the
+    /// next timer deadline, or briefly in real time, and is a hang when nothing can wake it.
+    /// nil: go on with the next slice.
+    func endSlice(_ r: StopReason, hungWithoutDeadline: Bool) -> PCExit? {
+        clock.runDue()
+        if let p = poll?() { return p }
+        switch r {
+        case .budget, .exitRequest:
+            return nil
+        case .shutdown:
+            if config.noReboot { return .shutdown }
+            resetPending = true
+        case .halted:
+            let canWake = cpu.flag(FlagBit.IF) || cpu.s.pointee.nmi_pending != 0
+            if !canWake { return .hung }
+            if let dl = clock.nextDeadline {
+                clock.idle(until: dl)
+                clock.runDue()
+            } else if hungWithoutDeadline {
+                return .hung
+            } else {
+                var ts = timespec(tv_sec: 0, tv_nsec: 5_000_000)
+                _ = nanosleep(&ts, nil)
             }
         }
+        return nil
     }
 }
 
@@ -441,12 +464,10 @@ extension PCMachine {
     /// not give).
     func runOnKVM(_ kvm: KVMAccelerator) -> PCExit {
         while true {
-            if let e = pendingExit { pendingExit = nil; return e }
-            if resetPending {
-                resetPending = false
-                if config.noReboot { return .reset }
-                do { try reset() } catch { return .reset }
-                continue
+            switch beginSlice() {
+            case .stop(let e): return e
+            case .again: continue
+            case .run: break
             }
             var sliceNs: UInt64 = 10_000_000
             if let dl = clock.nextDeadline {
@@ -462,22 +483,7 @@ extension PCMachine {
             } catch {
                 return .acceleratorError("kvm: \(error)")
             }
-            clock.runDue()
-            if let p = poll?() { return p }
-            switch r {
-            case .budget, .exitRequest:
-                continue
-            case .shutdown:
-                if config.noReboot { return .shutdown }
-                resetPending = true
-            case .halted:
-                let canWake = cpu.flag(FlagBit.IF) || cpu.s.pointee.nmi_pending != 0
-                if !canWake { return .hung }
-                if let dl = clock.nextDeadline { clock.idle(until: dl); clock.runDue() } else {
-                    var ts = timespec(tv_sec: 0, tv_nsec: 5_000_000)
-                    _ = nanosleep(&ts, nil)
-                }
-            }
+            if let e = endSlice(r, hungWithoutDeadline: false) { return e }
         }
     }
 }
