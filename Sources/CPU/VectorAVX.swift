@@ -178,17 +178,7 @@ extension CPU {
             }
 
         // ---- integer lane operations -------------------------------------------------------------------
-        case .PADDB, .PADDW, .PADDD, .PADDQ, .PADDSB, .PADDSW, .PADDUSB, .PADDUSW,
-             .PSUBB, .PSUBW, .PSUBD, .PSUBQ, .PSUBSB, .PSUBSW, .PSUBUSB, .PSUBUSW,
-             .PMULLW, .PMULHW, .PMULHUW, .PMULUDQ, .PMADDWD, .PMULDQ, .PMULLD, .PMULHRSW, .PMADDUBSW,
-             .PAND, .PANDN, .POR, .PXOR, .ANDPS, .ANDPD, .ANDNPS, .ANDNPD, .ORPS, .ORPD, .XORPS, .XORPD,
-             .PCMPEQB, .PCMPEQW, .PCMPEQD, .PCMPEQQ, .PCMPGTB, .PCMPGTW, .PCMPGTD, .PCMPGTQ,
-             .PACKSSWB, .PACKSSDW, .PACKUSWB, .PACKUSDW,
-             .PUNPCKLBW, .PUNPCKLWD, .PUNPCKLDQ, .PUNPCKLQDQ, .PUNPCKHBW, .PUNPCKHWD, .PUNPCKHDQ, .PUNPCKHQDQ,
-             .UNPCKLPS, .UNPCKLPD, .UNPCKHPS, .UNPCKHPD,
-             .PAVGB, .PAVGW, .PMINUB, .PMAXUB, .PMINSW, .PMAXSW, .PSADBW,
-             .PMINSB, .PMINSD, .PMINUW, .PMINUD, .PMAXSB, .PMAXSD, .PMAXUW, .PMAXUD,
-             .PSHUFB, .PHADDW, .PHADDD, .PHADDSW, .PHSUBW, .PHSUBD, .PHSUBSW, .PSIGNB, .PSIGNW, .PSIGND:
+        case _ where op.isTwoSourceIntegerLane:
             let b = try vexSrc(d, ea, l256)
             guard let lo = vecIntBinary(op, getX(h), b.0, 16), let hi = vecIntBinary(op, getHi(h), b.1, 16) else {
                 throw Fault.undefined

@@ -246,18 +246,7 @@ extension CPU {
             setX(d.reg, vecMpsadbw(a, b, Int(d.imm)))
 
         // ---- two-operand integer operations -----------------------------------------------------
-        case .PADDB, .PADDW, .PADDD, .PADDQ, .PADDSB, .PADDSW, .PADDUSB, .PADDUSW,
-             .PSUBB, .PSUBW, .PSUBD, .PSUBQ, .PSUBSB, .PSUBSW, .PSUBUSB, .PSUBUSW,
-             .PMULLW, .PMULHW, .PMULHUW, .PMULUDQ, .PMADDWD, .PMULDQ, .PMULLD, .PMULHRSW, .PMADDUBSW,
-             .PAND, .PANDN, .POR, .PXOR, .ANDPS, .ANDPD, .ANDNPS, .ANDNPD, .ORPS, .ORPD, .XORPS, .XORPD,
-             .PCMPEQB, .PCMPEQW, .PCMPEQD, .PCMPEQQ, .PCMPGTB, .PCMPGTW, .PCMPGTD, .PCMPGTQ,
-             .PACKSSWB, .PACKSSDW, .PACKUSWB, .PACKUSDW,
-             .PUNPCKLBW, .PUNPCKLWD, .PUNPCKLDQ, .PUNPCKLQDQ, .PUNPCKHBW, .PUNPCKHWD, .PUNPCKHDQ, .PUNPCKHQDQ,
-             .UNPCKLPS, .UNPCKLPD, .UNPCKHPS, .UNPCKHPD,
-             .PAVGB, .PAVGW, .PMINUB, .PMAXUB, .PMINSW, .PMAXSW, .PSADBW,
-             .PMINSB, .PMINSD, .PMINUW, .PMINUD, .PMAXSB, .PMAXSD, .PMAXUW, .PMAXUD,
-             .PSHUFB, .PHADDW, .PHADDD, .PHADDSW, .PHSUBW, .PHSUBD, .PHSUBSW, .PSIGNB, .PSIGNW, .PSIGND,
-             .PABSB, .PABSW, .PABSD:
+        case _ where op.isTwoSourceIntegerLane, .PABSB, .PABSW, .PABSD:
             let a = dstGet(d, mmx: mmx)
             let b: V128
             if mmx && d.isMem && (op == .PUNPCKLBW || op == .PUNPCKLWD || op == .PUNPCKLDQ) {

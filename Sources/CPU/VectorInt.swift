@@ -10,6 +10,29 @@
 @inline(__always) func sat16s(_ v: Int32) -> UInt16 { UInt16(bitPattern: Int16(clamping: v)) }
 @inline(__always) func sat16u(_ v: Int32) -> UInt16 { UInt16(clamping: v) }
 
+extension VOp {
+    /// The operations `vecIntBinary` computes from two full-width sources (lane-wise integer,
+    /// pack/unpack, bitwise): the legacy-SSE/MMX and the VEX executors dispatch this one set.
+    var isTwoSourceIntegerLane: Bool {
+        switch self {
+        case .PADDB, .PADDW, .PADDD, .PADDQ, .PADDSB, .PADDSW, .PADDUSB, .PADDUSW,
+             .PSUBB, .PSUBW, .PSUBD, .PSUBQ, .PSUBSB, .PSUBSW, .PSUBUSB, .PSUBUSW,
+             .PMULLW, .PMULHW, .PMULHUW, .PMULUDQ, .PMADDWD, .PMULDQ, .PMULLD, .PMULHRSW, .PMADDUBSW,
+             .PAND, .PANDN, .POR, .PXOR, .ANDPS, .ANDPD, .ANDNPS, .ANDNPD, .ORPS, .ORPD, .XORPS, .XORPD,
+             .PCMPEQB, .PCMPEQW, .PCMPEQD, .PCMPEQQ, .PCMPGTB, .PCMPGTW, .PCMPGTD, .PCMPGTQ,
+             .PACKSSWB, .PACKSSDW, .PACKUSWB, .PACKUSDW,
+             .PUNPCKLBW, .PUNPCKLWD, .PUNPCKLDQ, .PUNPCKLQDQ, .PUNPCKHBW, .PUNPCKHWD, .PUNPCKHDQ, .PUNPCKHQDQ,
+             .UNPCKLPS, .UNPCKLPD, .UNPCKHPS, .UNPCKHPD,
+             .PAVGB, .PAVGW, .PMINUB, .PMAXUB, .PMINSW, .PMAXSW, .PSADBW,
+             .PMINSB, .PMINSD, .PMINUW, .PMINUD, .PMAXSB, .PMAXSD, .PMAXUW, .PMAXUD,
+             .PSHUFB, .PHADDW, .PHADDD, .PHADDSW, .PHSUBW, .PHSUBD, .PHSUBSW, .PSIGNB, .PSIGNW, .PSIGND:
+            return true
+        default:
+            return false
+        }
+    }
+}
+
 /// Lane-wise and layout integer operations with two full-width operands.
 /// Returns nil for operations not handled here.
 func vecIntBinary(_ op: VOp, _ a: V128, _ b: V128, _ w: Int) -> V128? {
